@@ -1,0 +1,112 @@
+"""One evaluation of a recipe against its baseline: the JSON the CLI prints and the app plots."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import measure
+from .hardware import cpu_info, library_versions
+from .models import load_base, set_threads
+from .pairs import read_pairs
+from .pipeline import CompressedModel, apply_recipe
+from .recipe import Recipe
+
+MEASURED = "measured"
+
+
+@dataclass
+class EvalOptions:
+    data: str | None = None  # a labelled pair file for STS Spearman
+    threads: int | None = None
+    quick: bool = False  # a subset for interactive use; the full set on request
+    speed_runs: int = measure.SPEED_RUNS
+
+
+_baseline_cache: dict[tuple, dict] = {}
+
+
+def _baseline_static(base, pairs_key, pairs) -> dict:
+    """Baseline params, size and STS: deterministic, so computed once per process."""
+    key = (base.content_hash, pairs_key)
+    if key not in _baseline_cache:
+        _baseline_cache[key] = {
+            "params": measure.count_params(base.model),
+            "size_bytes": measure.artifact_size(base.model),
+            "sts_spearman": measure.sts_spearman(base.model, pairs) if pairs else None,
+        }
+    return dict(_baseline_cache[key])
+
+
+def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Callable[[str, float], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, compressed: CompressedModel | None = None) -> dict:
+    options = options or EvalOptions()
+    progress = progress or (lambda _m, _f: None)
+    threads = set_threads(options.threads)
+    pairs = read_pairs(options.data) if options.data else None
+    base = load_base(recipe.base_model)
+    if compressed is None:
+        compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
+    progress("measuring size and accuracy", 0.0)
+    baseline = _baseline_static(base, options.data and str(Path(options.data).resolve()), pairs)
+    model = compressed.st_model
+    result = {
+        "params": measure.count_params(model),
+        "size_bytes": measure.artifact_size(model),
+        "sts_spearman": measure.sts_spearman(model, pairs) if pairs else None,
+    }
+    fid_sentences = measure.fidelity_sentences(options.quick)
+    result.update(measure.fidelity(measure.base_embeddings(base, fid_sentences), measure.encode(model, fid_sentences)))
+    progress("measuring speed", 0.6)
+    labels = {key: MEASURED for key in ("params", "size_bytes", "sentences_per_s", "sts_spearman", "fidelity_cosine")}
+    labels.update(compressed.labels)
+    speed_label = labels["sentences_per_s"]
+    sentences = measure.speed_sentences(options.quick)
+    if speed_label.startswith(MEASURED):
+        speeds = measure.throughput({"baseline": base.model, "compressed": model}, sentences, runs=options.speed_runs)
+    else:  # no kernel: report the baseline only
+        speeds = measure.throughput({"baseline": base.model}, sentences, runs=options.speed_runs)
+        speeds["compressed"] = None
+    baseline["sentences_per_s"] = speeds["baseline"]
+    result["sentences_per_s"] = speeds["compressed"]
+    progress("done", 1.0)
+    return {
+        "base_model": recipe.base_model,
+        "recipe": compressed.recipe.to_dict(),
+        "recipe_key": recipe.key(),
+        "baseline": baseline,
+        "compressed": result,
+        "ratios": _ratios(baseline, result),
+        "labels": labels,
+        "notes": compressed.notes,
+        "measurement": {
+            "threads": threads,
+            "batch_size": measure.BATCH_SIZE,
+            "speed_sentences": len(sentences),
+            "speed_runs": options.speed_runs,
+            "fidelity_sentences": len(fid_sentences),
+            "data_file": options.data,
+            "data_pairs": len(pairs) if pairs else None,
+            "quick": options.quick,
+            "hardware": cpu_info(),
+            "versions": library_versions(),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+
+
+def _ratio(a, b, digits=4):
+    if a is None or b in (None, 0):
+        return None
+    return round(a / b, digits)
+
+
+def _ratios(baseline: dict, compressed: dict) -> dict:
+    return {
+        "speedup": _ratio(compressed["sentences_per_s"], baseline["sentences_per_s"]),
+        "size": _ratio(compressed["size_bytes"], baseline["size_bytes"]),
+        "params": _ratio(compressed["params"], baseline["params"]),
+        "sts_retained": _ratio(compressed["sts_spearman"], baseline["sts_spearman"]),
+    }
