@@ -19,7 +19,7 @@ from .architectures import ArchSpec, arch_for
 from .errors import ModelLoadError
 
 BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "default"}
-MAX_CACHED_BASES = 2
+MAX_CACHED_BASES = 3
 
 
 @dataclass

@@ -1,0 +1,121 @@
+"""Shared fixtures.
+
+Expensive models are loaded once per session; tests compress deep copies (the pipeline does that),
+never the cached base. Tiny models are built from configs with random weights, saved as real
+sentence-transformers folders (with MiniLM's tokenizer files) and loaded through the same path
+users take, so every op can be tested in seconds on both architectures.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_dir(tmp_path_factory):
+    """Caches and history of the test run go to a temp folder, never the project's data/."""
+    path = tmp_path_factory.mktemp("slimlib-data")
+    os.environ["SLIMLIB_DATA_DIR"] = str(path)
+    yield path
+
+
+@pytest.fixture(scope="session")
+def stsb_dev() -> Path:
+    path = STSB_DIR / "sts-dev.csv"
+    if not path.is_file():
+        pytest.skip(f"STS Benchmark not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stsb_dev_small(stsb_dev, tmp_path_factory) -> Path:
+    """The first 200 STS-B dev pairs: enough for a Spearman, quick on CPU."""
+    lines = stsb_dev.read_text(encoding="utf-8").splitlines()[:200]
+    path = tmp_path_factory.mktemp("stsb") / "sts-dev-200.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The bundled all-MiniLM-L6-v2 as a slimlib BaseModel (read-only; compress copies)."""
+    from slimlib.models import load_base
+
+    return load_base("all-MiniLM-L6-v2")
+
+
+def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int = 4, hidden: int = 64,
+                     intermediate: int = 128, seed: int = 0) -> Path:
+    """Write a tiny random sentence-transformers model folder of the given architecture."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
+
+    from slimlib.models import bundled_model_path
+
+    torch.manual_seed(seed)
+    common = dict(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                  intermediate_size=intermediate, max_position_embeddings=128)
+    if model_type == "bert":
+        hf = BertModel(BertConfig(**common), add_pooling_layer=False)
+    elif model_type == "mpnet":
+        hf = MPNetModel(MPNetConfig(**common), add_pooling_layer=False)
+    else:
+        raise ValueError(model_type)
+    hf_dir = folder / "hf"
+    hf.save_pretrained(hf_dir)
+    for name in TOKENIZER_FILES:
+        shutil.copy(Path(bundled_model_path()) / name, hf_dir / name)
+    transformer = Transformer(str(hf_dir), max_seq_length=64)
+    st = SentenceTransformer(modules=[transformer, Pooling(hidden, "mean")], device="cpu")
+    out = folder / "st"
+    st.save(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_path(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"), "bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet_path(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-mpnet"), "mpnet")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_bert_path):
+    from slimlib.models import load_base
+
+    return load_base(str(tiny_bert_path))
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet(tiny_mpnet_path):
+    from slimlib.models import load_base
+
+    return load_base(str(tiny_mpnet_path))
+
+
+@pytest.fixture(params=["bert", "mpnet"])
+def tiny(request, tiny_bert, tiny_mpnet):
+    """Each tiny architecture in turn."""
+    return tiny_bert if request.param == "bert" else tiny_mpnet
+
+
+SAMPLE_SENTENCES = [
+    "The cat sat on the mat.",
+    "A quick brown fox jumps over the lazy dog near the river bank.",
+    "How do I reset my password?",
+    "Quarterly revenue grew by 12 percent compared with last year.",
+    "Short one.",
+]
