@@ -1,0 +1,95 @@
+"""Labelled pair files and sentence files."""
+import pytest
+
+from slimlib.corpus import load_sentences, project_sentences
+from slimlib.errors import DataFileError
+from slimlib.pairs import read_pairs
+
+
+def test_reads_sts_benchmark(stsb_dev):
+    pairs = read_pairs(stsb_dev)
+    assert len(pairs) == 1500
+    assert all(0 <= p.score <= 5 for p in pairs)
+    assert pairs[0].sentence1 and pairs[0].sentence2
+
+
+@pytest.mark.parametrize("header,sep", [
+    ("sentence1,sentence2,score", ","),
+    ("sentence_A\tsentence_B\trelatedness_score", "\t"),
+    ("id,Sentence1,Sentence2,Label", ","),
+])
+def test_reads_headed_csv_and_tsv(tmp_path, header, sep):
+    cols = header.split(sep)
+    rows = []
+    for i in range(4):
+        values = {c.lower(): v for c, v in zip(cols, [str(i)] * len(cols))}
+        row = []
+        for c in cols:
+            lc = c.lower()
+            row.append(f"first {i}" if lc in ("sentence1", "sentence_a") else
+                       f"second {i}" if lc in ("sentence2", "sentence_b") else
+                       str(i * 0.5) if lc in ("score", "relatedness_score", "label") else values[lc])
+        rows.append(sep.join(row))
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    pairs = read_pairs(path)
+    assert [p.score for p in pairs] == [0.0, 0.5, 1.0, 1.5]
+    assert pairs[2].sentence1 == "first 2" and pairs[2].sentence2 == "second 2"
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "the pair file is empty"),
+    ("a,b,c\n1,2,3\n", r"unknown columns \['a', 'b', 'c'\]"),
+    ("sentence1,sentence2,score\nx,y,high\n", r"line 2: score 'high' is not a number"),
+    ("sentence1,sentence2,score\nx,y\n", r"line 2 has 2 fields, expected at least 3"),
+    ("sentence1,sentence2,score\nx,y,nan\n", r"line 2: score 'nan' is not a finite number"),
+    ("sentence1,sentence2,score\nx,y,1\n", r"has 1 scored pairs; at least 3 are needed"),
+])
+def test_bad_pair_files(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataFileError, match=message):
+        read_pairs(path)
+
+
+def test_not_utf8_and_missing(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("sentence1,sentence2,score\ncaf\xe9,b,1\n".encode("latin-1"))
+    with pytest.raises(DataFileError, match="not UTF-8 text"):
+        read_pairs(path)
+    with pytest.raises(DataFileError, match="pair file not found"):
+        read_pairs(tmp_path / "missing.csv")
+
+
+def test_enormous_file_is_refused_before_reading(tmp_path, monkeypatch):
+    import slimlib.pairs as pairs_module
+
+    monkeypatch.setattr(pairs_module, "MAX_PAIR_FILE_BYTES", 100)
+    path = tmp_path / "big.csv"
+    path.write_text("sentence1,sentence2,score\n" + "a,b,1\n" * 50, encoding="utf-8")
+    with pytest.raises(DataFileError, match="above the 0 MB limit"):
+        read_pairs(path)
+
+
+def test_project_corpus_is_varied():
+    sentences = project_sentences()
+    assert len(sentences) >= 500
+    assert len(set(sentences)) == len(sentences)
+    lengths = [len(s.split()) for s in sentences]
+    assert min(lengths) <= 4 and max(lengths) >= 30
+    assert sum(s.endswith("?") for s in sentences) >= 30
+
+
+def test_sentence_sources(tmp_path, stsb_dev):
+    assert load_sentences("default") == list(project_sentences())
+    text = tmp_path / "s.txt"
+    text.write_text("one\n\ntwo\n", encoding="utf-8")
+    assert load_sentences(str(text)) == ["one", "two"]
+    from_pairs = load_sentences(str(stsb_dev))
+    assert 2500 < len(from_pairs) <= 3000  # both sides of 1,500 pairs, deduplicated
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="contains no sentences"):
+        load_sentences(str(empty))
+    with pytest.raises(DataFileError, match="sentence file not found"):
+        load_sentences(str(tmp_path / "nope.txt"))
