@@ -1,0 +1,82 @@
+"""The CLI contract: eval JSON, apply folders, one-line errors with exit code 2."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sentence_transformers import SentenceTransformer
+
+import slimlib  # noqa: F401
+from slimlib.cli import main
+from slimlib.recipe import FORMAT
+
+from conftest import ROOT, SAMPLE_SENTENCES
+
+
+def write_recipe(path, base, *steps):
+    path.write_text(json.dumps({"format": FORMAT, "base_model": str(base), "steps": list(steps)}))
+    return path
+
+
+def test_eval_json_contract(tiny_bert, tmp_path, capsys, stsb_dev_small):
+    recipe = write_recipe(tmp_path / "r.json", tiny_bert.path)
+    assert main(["eval", str(recipe), "--data", str(stsb_dev_small), "--threads", "1", "--quick", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"base_model", "recipe", "baseline", "compressed", "ratios", "labels", "measurement"}
+    for key in ("params", "size_bytes", "sentences_per_s", "sts_spearman"):
+        assert out["baseline"][key] is not None
+    assert set(out["compressed"]) >= set(out["baseline"]) | {"fidelity_cosine", "fidelity_spearman"}
+    # The empty recipe is the baseline: same params, same accuracy, perfect fidelity.
+    assert out["compressed"]["params"] == out["baseline"]["params"]
+    assert out["compressed"]["sts_spearman"] == pytest.approx(out["baseline"]["sts_spearman"], abs=1e-3)
+    assert out["compressed"]["fidelity_cosine"] == pytest.approx(1.0, abs=1e-6)
+    assert out["ratios"]["sts_retained"] == pytest.approx(1.0, abs=1e-4)
+    assert out["ratios"]["size"] == pytest.approx(out["compressed"]["size_bytes"] / out["baseline"]["size_bytes"], abs=1e-4)
+    assert out["measurement"]["threads"] == 1
+    assert out["labels"]["sentences_per_s"] == "measured"
+
+
+def test_eval_without_data_has_null_sts(tiny_bert, tmp_path, capsys):
+    recipe = write_recipe(tmp_path / "r.json", tiny_bert.path)
+    assert main(["eval", str(recipe), "--quick", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["baseline"]["sts_spearman"] is None and out["ratios"]["sts_retained"] is None
+
+
+def test_apply_writes_a_loadable_folder(tiny_mpnet, tmp_path, capsys):
+    recipe = write_recipe(tmp_path / "r.json", tiny_mpnet.path)
+    out_dir = tmp_path / "out"
+    assert main(["apply", str(recipe), "--out", str(out_dir)]) == 0
+    reloaded = SentenceTransformer(str(out_dir), device="cpu")
+    np.testing.assert_allclose(reloaded.encode(SAMPLE_SENTENCES), tiny_mpnet.model.encode(SAMPLE_SENTENCES), atol=1e-5)
+    assert json.loads((out_dir / "slimlib_recipe.json").read_text())["format"] == FORMAT
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("{oops", "not valid JSON"),
+    ('{"format": "slimlib.recipe/v1", "steps": [{"op": "quantize", "bits": 5}]}', "steps[0].bits: 5 is not allowed"),
+    ('{"format": "slimlib.recipe/v1", "base_model": "/no/such/model", "steps": []}', "/no/such/model: folder not found"),
+])
+def test_errors_are_one_line_exit_2(tmp_path, capsys, content, expected):
+    recipe = tmp_path / "bad.json"
+    recipe.write_text(content)
+    assert main(["eval", str(recipe), "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("slimlib: error: ") and expected in err
+    assert len(err.splitlines()) == 1
+
+
+def test_missing_data_file_is_exit_2(tiny_bert, tmp_path, capsys):
+    recipe = write_recipe(tmp_path / "r.json", tiny_bert.path)
+    assert main(["eval", str(recipe), "--data", str(tmp_path / "none.csv")]) == 2
+    assert "none.csv: pair file not found" in capsys.readouterr().err
+
+
+def test_module_entry_point_help_documents_every_op():
+    out = subprocess.run([sys.executable, "-m", "slimlib", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    for op in ("prune_heads", "drop_layers", "prune_ffn", "low_rank", "factorize_embeddings", "trim_vocab",
+               "share_layers", "distill", "quantize"):
+        assert op in out.stdout
+    assert "Example recipe" in out.stdout
