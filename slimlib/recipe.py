@@ -281,9 +281,11 @@ class TrimVocab(Step):
 @dataclass
 class ShareLayers(Step):
     op: ClassVar[str] = "share_layers"
-    groups: list[list[int]] = _help("Groups of layer indices; each group uses the weights of its first layer.", default_factory=list)
+    groups: list[list[int]] = _help("Groups of layer indices; each group uses one set of weights.", default_factory=list)
+    init: str = _help('The shared weights start as the "mean" of the group\'s layers or as the "first" layer\'s.', default="mean")
 
     def __post_init__(self) -> None:
+        self._require_choice("init", ("mean", "first"))
         ok = isinstance(self.groups, list) and self.groups and all(
             isinstance(g, list) and len(g) >= 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in g)
             for g in self.groups

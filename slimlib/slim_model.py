@@ -61,7 +61,8 @@ def _module_manifest(inner: nn.Module, reference: nn.Module) -> tuple[dict, dict
     seen: dict[int, str] = {}
 
     def walk(module: nn.Module, prefix: str) -> None:
-        for name, child in module.named_children():
+        # named_children() skips repeated modules; shared layers must be seen at every position.
+        for name, child in ((n, c) for n, c in module._modules.items() if c is not None):
             path = f"{prefix}{name}"
             if id(child) in seen:
                 tied[path] = seen[id(child)]
