@@ -1,6 +1,7 @@
 """Writing a compressed model folder that `SentenceTransformer(folder)` reloads (slimlib imported)."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ REDUNDANT_FILES = ("vocab.txt", "README.md")
 def save_model(compressed, folder: str | Path) -> Path:
     """Save atomically: write into a sibling temp folder, then move into place."""
     folder = Path(folder)
+    _refuse_foreign_folder(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".slimlib-", dir=folder.parent))
@@ -33,6 +35,12 @@ def save_model(compressed, folder: str | Path) -> Path:
     return folder
 
 
+def _refuse_foreign_folder(folder: Path) -> None:
+    """Replacing an earlier export is fine; deleting a user's unrelated folder is not."""
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / RECIPE_NAME).is_file())):
+        raise SlimlibError(f"{folder}: exists and is not a slimlib export; choose a new or empty folder")
+
+
 def write_model_files(st_model, folder: Path) -> None:
     st_model.save(str(folder), create_model_card=False)
     for name in REDUNDANT_FILES:
@@ -43,3 +51,50 @@ def write_model_files(st_model, folder: Path) -> None:
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def export(recipe, out: str | Path, onnx: bool = False, data: str | None = None, threads: int | None = None,
+           measure: bool = True, progress=None, should_stop=None) -> Path:
+    """Apply a recipe and write everything a user takes away: model, recipe, model card, ONNX file."""
+    from . import model_card
+    from .evaluate import EvalOptions, evaluate
+    from .pipeline import apply_recipe
+
+    out = Path(out)
+    _check_writable(out)
+    compressed = apply_recipe(recipe, progress=progress, should_stop=should_stop)
+    result = None
+    if measure:
+        result = evaluate(recipe, EvalOptions(data=data, threads=threads), progress=progress,
+                          should_stop=should_stop, compressed=compressed)
+    folder = save_model(compressed, out)
+    onnx_name = None
+    if onnx:
+        onnx_name = write_onnx(compressed, folder)
+    try:
+        (folder / "README.md").write_text(model_card.render(compressed.recipe, result, onnx_name), encoding="utf-8")
+    except OSError as exc:
+        raise SlimlibError(f"{folder}: could not write the model card ({exc.strerror})") from None
+    return folder
+
+
+def write_onnx(compressed, folder: Path) -> str:
+    """model.onnx for onnxruntime alone: the int8 graph when the model runs on ONNX, else an fp32 export."""
+    from .slim_model import ONNX_NAME, slim_of
+
+    slim = slim_of(compressed.st_model)
+    if slim.config.backend == "onnx":
+        return ONNX_NAME  # already written by save_model: the model itself is the int8 graph
+    from .onnx_export import export_onnx_file
+
+    export_onnx_file(compressed.st_model, folder / ONNX_NAME, int8=False)
+    return ONNX_NAME
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before minutes of work if the destination cannot be written."""
+    parent = out.parent if not out.exists() else out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise SlimlibError(f"{out}: cannot write here (no write permission on {parent})")

@@ -1,0 +1,61 @@
+"""The README.md model card written next to an exported model: what it is and what it measured."""
+from __future__ import annotations
+
+import json
+
+
+def _fmt(value, pattern):
+    return "not measured" if value is None else pattern.format(value)
+
+
+def render(recipe, result: dict | None, onnx_file: str | None = None) -> str:
+    lines = [
+        f"# {recipe.name or 'Compressed ' + recipe.base_model}",
+        "",
+        f"Compressed from `{recipe.base_model}` with [slimlib](https://example.invalid/slimlib) by this recipe "
+        "(also in `slimlib_recipe.json`):",
+        "",
+        "```json",
+        json.dumps(recipe.to_dict(), indent=2, sort_keys=True),
+        "```",
+        "",
+        "## Load it",
+        "",
+        "```python",
+        "import slimlib  # registers the slimlib model type with transformers",
+        "from sentence_transformers import SentenceTransformer",
+        "model = SentenceTransformer('path/to/this/folder')",
+        "```",
+    ]
+    if onnx_file:
+        lines += ["", f"`{onnx_file}` runs with onnxruntime and tokenizers alone: see slimlib's docs/onnx.md "
+                      "(tokenize with tokenizer.json, run, mean-pool over the attention mask, L2-normalize)."]
+    lines += ["", "## Measured", ""]
+    if result is None:
+        lines.append("Not measured (exported with --no-eval). Run `python -m slimlib eval slimlib_recipe.json`.")
+        return "\n".join(lines) + "\n"
+    b, c, r, labels = result["baseline"], result["compressed"], result["ratios"], result["labels"]
+    m = result["measurement"]
+    lines += [
+        "| metric | baseline | this model | ratio | how |",
+        "|---|---|---|---|---|",
+        f"| parameters | {b['params']:,} | {c['params']:,} | {_fmt(r['params'], '{:.3f}')} | {labels.get('params', '')} |",
+        f"| size (bytes of this folder's model files) | {b['size_bytes']:,} | {c['size_bytes']:,} | {_fmt(r['size'], '{:.3f}')} | {labels.get('size_bytes', '')} |",
+        f"| sentences / s | {_fmt(b['sentences_per_s'], '{:.1f}')} | {_fmt(c['sentences_per_s'], '{:.1f}')} | {_fmt(r['speedup'], '{:.2f}x')} | {labels.get('sentences_per_s', '')} |",
+        f"| STS Spearman x100 | {_fmt(b['sts_spearman'], '{:.2f}')} | {_fmt(c['sts_spearman'], '{:.2f}')} | {_fmt(r['sts_retained'], '{:.3f}')} | {labels.get('sts_spearman', '')} |",
+        f"| fidelity: mean cosine to the original | 1 | {_fmt(c['fidelity_cosine'], '{:.4f}')} | | {labels.get('fidelity_cosine', '')} |",
+        f"| fidelity: Spearman of pairwise similarities | 100 | {_fmt(c['fidelity_spearman'], '{:.2f}')} | | |",
+        "",
+        f"Speed: {m['speed_sentences']} sentences, batch {m['batch_size']}, median of {m['speed_runs']} runs after a warm-up, "
+        f"{m['threads']} torch threads, interleaved with the baseline in one process. "
+        f"Accuracy data: {m['data_file'] or 'none given (STS not measured)'}"
+        + (f" ({m['data_pairs']} pairs)." if m.get("data_pairs") else "."),
+        "",
+        f"Hardware: {m['hardware']['cpu']}, {m['hardware']['cores']} cores, CPU features: "
+        f"{', '.join(m['hardware']['features']) or 'unknown'}.",
+        "",
+        "Library versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
+    ]
+    for note in result.get("notes", []):
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines) + "\n"

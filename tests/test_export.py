@@ -1,0 +1,77 @@
+"""Export: model folder + recipe + model card, HTML report, safe destinations."""
+import json
+import os
+
+import pytest
+
+from slimlib.cli import main
+from slimlib.errors import SlimlibError
+from slimlib.export import export
+from slimlib.recipe import FORMAT, Recipe
+
+
+def tiny_recipe(base, *steps):
+    return Recipe.from_dict({"format": FORMAT, "base_model": str(base.path), "steps": list(steps)})
+
+
+def test_export_writes_model_recipe_and_card(tiny_bert, tmp_path, stsb_dev_small):
+    folder = export(tiny_recipe(tiny_bert), tmp_path / "out", data=str(stsb_dev_small), threads=1)
+    card = (folder / "README.md").read_text()
+    assert "| sentences / s |" in card and "Hardware:" in card and "torch" in card
+    assert "STS Spearman x100" in card and "sts-dev-200.csv" in card
+    assert json.loads((folder / "slimlib_recipe.json").read_text())["base_model"] == str(tiny_bert.path)
+    assert (folder / "model.safetensors").is_file() and not (folder / "vocab.txt").exists()
+
+
+def test_export_without_measuring_says_so(tiny_bert, tmp_path):
+    folder = export(tiny_recipe(tiny_bert), tmp_path / "out", measure=False)
+    assert "Not measured" in (folder / "README.md").read_text()
+
+
+def test_export_refuses_to_replace_an_unrelated_folder(tiny_bert, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    with pytest.raises(SlimlibError, match="exists and is not a slimlib export"):
+        export(tiny_recipe(tiny_bert), precious, measure=False)
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+    # An earlier export may be replaced.
+    first = export(tiny_recipe(tiny_bert), tmp_path / "again", measure=False)
+    assert export(tiny_recipe(tiny_bert), first, measure=False) == first
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_unwritable_destination(tiny_bert, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(SlimlibError, match="cannot write here"):
+            export(tiny_recipe(tiny_bert), locked / "out", measure=False)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_destination_as_root_via_a_file_in_the_way(tiny_bert, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SlimlibError):
+        export(tiny_recipe(tiny_bert), blocker / "out", measure=False)
+
+
+def test_report_is_self_contained_html(tiny_bert, tmp_path, capsys):
+    paths = []
+    for i, name in enumerate((None, "the <b>second</b> one")):
+        path = tmp_path / f"r{i}.json"
+        body = {"format": FORMAT, "base_model": str(tiny_bert.path), "steps": []}
+        if name:
+            body["name"] = name
+        path.write_text(json.dumps(body))
+        paths.append(str(path))
+    out = tmp_path / "report.html"
+    assert main(["report", *paths, "--out", str(out), "--quick", "--threads", "1"]) == 0
+    page = out.read_text()
+    assert page.startswith("<!doctype html>")
+    assert "plotly" in page and "<script src=\"http" not in page  # plotly.js embedded, no CDN
+    assert page.count("<tr>") == 3  # header + two recipes
+    assert "baseline (no steps)" in page and "the &lt;b&gt;second&lt;/b&gt; one" in page  # escaped
