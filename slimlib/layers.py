@@ -117,6 +117,11 @@ class HeadSelectingAttention(nn.Module):
         self.attn = attn
         self.kept_heads = list(kept_heads)
         self.register_buffer("head_index", torch.tensor(self.kept_heads, dtype=torch.long), persistent=False)
+        # MPNet's forward reshapes by all_head_size, so a rebuilt (reloaded) attention needs the
+        # pruned head count too, not the count its config was built with.
+        if hasattr(attn, "attention_head_size"):
+            attn.num_attention_heads = len(self.kept_heads)
+            attn.all_head_size = len(self.kept_heads) * attn.attention_head_size
 
     def forward(self, hidden_states, attention_mask=None, position_bias=None, *args, **kwargs):
         if position_bias is not None:
