@@ -1,0 +1,76 @@
+"""Command-line options and output shared by `sweep` and `search`."""
+from __future__ import annotations
+
+import json
+import sys
+
+from .engines import ENGINES
+from .objectives import METRICS
+
+ENGINE_HELP = """engines:
+  inline  trials run one by one in this process
+  local   (default) a Dask LocalCluster on 127.0.0.1, worker processes, no dashboard;
+          nothing to install or start
+  dask    an existing Dask cluster: --address tcp://HOST:PORT of its scheduler
+          (start one with `dask scheduler` and `dask worker tcp://HOST:PORT --nthreads 1
+          --preload slimlib.sweep.worker`; the base model must be reachable by every worker)
+Each worker loads the base model once and compresses a copy per trial; workers x
+--threads-per-worker never exceed a machine's cores (larger values are clamped, with a message).
+
+study store: Optuna's RDB storage, SQLite in slimlib's data dir unless --storage gives a
+SQLAlchemy URL (e.g. postgresql://user@host/db). Each trial is stored the moment it lands;
+running again with the same --study resumes: finished trials are kept, trials a crash left
+RUNNING are re-queued (after a {grace}s heartbeat grace period).
+
+objectives: """ + ", ".join(f"{name} ({info[2]}, default {info[1]})" for name, info in METRICS.items())
+
+
+def add_run_arguments(p) -> None:
+    p.add_argument("--engine", choices=ENGINES, default="local", help="where trials run (default: local)")
+    p.add_argument("--address", help="tcp://HOST:PORT of a Dask scheduler (with --engine dask)")
+    p.add_argument("--workers", type=int, help="worker processes of the local engine (default: cores / threads)")
+    p.add_argument("--threads-per-worker", type=int, help="torch threads per trial (default: 1)")
+    p.add_argument("--study", help="study name; an existing study is resumed")
+    p.add_argument("--storage", help="SQLAlchemy URL of the study store (default: sqlite in the data dir)")
+    p.add_argument("--data", help="labelled pair file for STS (STS Benchmark TSV or CSV/TSV with a header)")
+    p.add_argument("--objectives", help="METRIC:min|max,... (default: size:min,speed:max,sts:max with --data, "
+                                        "else size:min,speed:max,fidelity:max; sts without --data is rejected)")
+    p.add_argument("--full", action="store_true", help="full measurements (default: quick, what the app shows live)")
+    p.add_argument("--json", action="store_true", help="print one JSON line per finished trial, as it lands")
+
+
+def log(message: str) -> None:
+    print(f"slimlib: {message}", file=sys.stderr, flush=True)
+
+
+def json_printer(row: dict) -> None:
+    sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def text_printer(row: dict) -> None:
+    """One readable line per landed trial."""
+    settings = ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "(recipe)"
+    head = f"trial {row['trial']:>3}  pid {row.get('worker_pid') or '-':>7}  "
+    if row.get("error"):
+        print(f"{head}FAILED {settings}: {row['error']}", flush=True)
+        return
+    ratios, compressed = row.get("ratios") or {}, row.get("compressed") or {}
+    print(f"{head}size {_fmt(ratios.get('size'), '.3f')}x  speed {_fmt(ratios.get('speedup'), '.2f')}x  "
+          f"fidelity {_fmt(compressed.get('fidelity_cosine'), '.4f')}  sts {_fmt(compressed.get('sts_spearman'), '.2f')}"
+          f"  {settings}", flush=True)
+
+
+def print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        return  # the per-trial lines are the output; the front is one `study` query away
+    print(f"\nstudy {summary.study_name}: {summary.finished} trial(s) ran now ({summary.failed} failed), "
+          f"{summary.total_finished} finished in total; Pareto front ({len(summary.front)}):")
+    for row in sorted(summary.front, key=lambda r: r["values"] or []):
+        settings = ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "(recipe)"
+        values = ", ".join(f"{v:.4g}" for v in row["values"] or [])
+        print(f"  trial {row['trial']:>3}  [{values}]  {settings}")
