@@ -22,6 +22,7 @@ class EvalOptions:
     data: str | None = None  # a labelled pair file for STS Spearman
     threads: int | None = None
     quick: bool = False  # a subset for interactive use; the full set on request
+    max_pairs: int | None = None  # score STS on the first N pairs only (the app's quick evaluations)
     speed_runs: int = measure.SPEED_RUNS
 
 
@@ -46,11 +47,13 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
     progress = progress or (lambda _m, _f: None)
     threads = set_threads(options.threads)
     pairs = read_pairs(options.data) if options.data else None
+    if pairs and options.max_pairs:
+        pairs = pairs[: options.max_pairs]
     base = load_base(recipe.base_model)
     if compressed is None:
         compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
     progress("measuring size and accuracy", 0.0)
-    baseline = _baseline_static(base, options.data and str(Path(options.data).resolve()), pairs)
+    baseline = _baseline_static(base, options.data and f"{Path(options.data).resolve()}:{options.max_pairs}", pairs)
     model = compressed.st_model
     result = {
         "params": measure.count_params(model),
