@@ -192,6 +192,9 @@ def _run(study, engine, config: RunConfig, recipe_of, remaining, shape: ModelSha
                 store.heartbeat(study, trial)
     except (KeyboardInterrupt, Cancelled):
         interrupted = True
+        for future in engine.wait(list(in_flight), timeout=0) if in_flight else []:  # keep what already landed
+            trial = in_flight.pop(future)
+            land(trial, _tell(study, trial, _outcome(engine, future), config.objectives))
         engine.cancel(list(in_flight))
         for trial in in_flight.values():
             _tell_interrupted(study, trial)

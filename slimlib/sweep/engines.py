@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -71,6 +72,9 @@ class InlineEngine:
     name = "inline"
 
     def __init__(self, threads: int | None = None, log: Log = lambda _m: None):
+        import torch
+
+        self._threads_before = torch.get_num_threads()  # trials set torch threads; give them back on close
         self.plan = plan_local(os.cpu_count() or 1, 1, threads)
         for message in self.plan.messages:
             log(message)
@@ -98,7 +102,9 @@ class InlineEngine:
         pass
 
     def close(self) -> None:
-        pass
+        import torch
+
+        torch.set_num_threads(self._threads_before)
 
 
 class DaskEngine:
@@ -156,8 +162,10 @@ class DaskEngine:
         return self.client.run(os.getpid)
 
     def submit(self, fn, payload):
-        # pure=False: two trials of the same recipe are two measurements, never deduplicated.
-        return self.client.submit(fn, payload, pure=False)
+        # A unique key (never deduplicated: two trials of one recipe are two measurements) that
+        # names the trial, so the scheduler's view of who runs what is readable.
+        key = f"slimlib-trial-{payload.get('trial')}-{uuid.uuid4().hex[:8]}"
+        return self.client.submit(fn, payload, key=key, pure=False)
 
     def wait(self, futures, timeout: float):
         from distributed import wait

@@ -6,7 +6,7 @@ and its full eval result as user attributes, written the moment the trial lands.
 
 Resuming: the driver records a heartbeat for every trial in flight. A trial left RUNNING by a
 crashed driver stops beating; on the next run `fail_stale_trials` marks it FAIL and Optuna's
-RetryFailedTrialCallback re-queues a WAITING copy with the same recipe, which `ask()` hands out
+RetryHeartbeatStaleTrialCallback re-queues a WAITING copy with the same recipe, which `ask()` hands out
 first. A trial whose recipe itself failed is finished (FAIL with an "error" attribute), not retried.
 """
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _optuna():
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # Heartbeats are meant for Study.optimize; with ask/tell this driver records them itself.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed", category=UserWarning)
     return optuna
 
 
@@ -48,7 +50,7 @@ def _open_storage(url: str, grace_period: int):
     try:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=HEARTBEAT_S, grace_period=grace_period,
-            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES),
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
         )
     except Exception as exc:  # a bad URL, a missing driver (psycopg), an unreachable server
         raise SlimlibError(f"--storage {url}: cannot open the study store ({type(exc).__name__}: "
@@ -83,7 +85,7 @@ def requeue_stale(study) -> int:
 
 def requeue(study, frozen_trial) -> None:
     """Queue a WAITING copy of a trial that did not finish (interrupted), with the same recipe."""
-    _optuna().storages.RetryFailedTrialCallback(max_retry=None)(study, frozen_trial)
+    _optuna().storages.RetryHeartbeatStaleTrialCallback(max_retry=None)(study, frozen_trial)
 
 
 def heartbeat(study, trial) -> None:
