@@ -1,0 +1,161 @@
+"""The `distill` op: recover what earlier steps took away by training the student on the base model's
+embeddings of unlabelled sentences.
+
+The training itself lives in slimlib/distillation.py; this module does the recipe plumbing: the
+corpus, the two caches (teacher embeddings, trained weights) and the checks that the model can
+still be trained. A trained result is cached under a key made of the base model's content hash,
+a fingerprint of the exact student the training starts from (so it covers whatever the earlier
+steps did, even if their code changes), the distill settings and the corpus hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .. import distillation
+from ..corpus import load_sentences, sentences_hash
+from ..errors import DataFileError
+from ..paths import cache_dir
+from ..pipeline import OpContext, register_op
+from ..recipe import Distill
+from ..slim_model import WEIGHTS_NAME, _is_derived_buffer, _under
+
+MAX_TRAINED_CACHE_ENTRIES = 6
+PROGRESS_UPDATES = 100
+
+
+@register_op("distill")
+def distill(ctx: OpContext, step: Distill) -> None:
+    require_trainable(ctx, step)
+    sentences = corpus_sentences(step)
+    corpus_hash = sentences_hash(sentences)
+    if step.corpus_sha256 and step.corpus_sha256 != corpus_hash:
+        message = (f"{step.where}.corpus: the sentences changed since this recipe was written "
+                   f"(hash {step.corpus_sha256} then, {corpus_hash} now); training on the current ones")
+        warnings.warn(message, stacklevel=2)
+        ctx.notes.append(message)
+    step.corpus_sha256 = corpus_hash
+
+    key = trained_cache_key(ctx, step)
+    folder = cache_dir("distilled") / key
+    if load_trained(ctx, folder):
+        ctx.notes.append(f"distill: trained weights loaded from the cache ({key[:12]})")
+        return
+
+    settings = distillation.TrainSettings(steps=step.steps, lr=step.lr, batch_size=step.batch_size, seed=step.seed,
+                                          max_seq_length=step.max_seq_length, loss=step.loss)
+    ctx.progress(f"distill: teacher embeddings of {len(sentences)} sentences", 0.0)
+    teacher_key = distillation.teacher_cache_key(ctx.base.content_hash, corpus_hash, step.max_seq_length)
+    targets = distillation.cached_teacher_embeddings(ctx.base.model, sentences, step.max_seq_length,
+                                                     cache_dir("teacher"), teacher_key, ctx.check_stop)
+    started = time.perf_counter()
+    losses = train(ctx, sentences, targets, settings)
+    seconds = time.perf_counter() - started
+    store_trained(ctx, folder)
+    ctx.notes.append(f"distill: {step.steps} steps on {len(sentences)} sentences, loss {losses[0]:.4f} -> "
+                     f"{sum(losses[-10:]) / len(losses[-10:]):.4f} in {seconds:.0f} s")
+
+
+def require_trainable(ctx: OpContext, step: Distill) -> None:
+    """Only float32 torch weights can be trained: quantized models must be distilled before quantize."""
+    slim = ctx.slim
+    if slim.config.backend != "torch" or slim.inner is None:
+        raise step.fail("op", f"the model is already a {slim.config.backend} graph and cannot be trained; "
+                              "put distill before quantize")
+    dtypes = {p.dtype for p in ctx.st_model.parameters()}
+    if dtypes - {torch.float32}:
+        names = ", ".join(sorted(str(d).removeprefix("torch.") for d in dtypes))
+        raise step.fail("op", f"the model's weights are {names}, which cannot be trained; put distill before quantize")
+
+
+def corpus_sentences(step: Distill) -> list[str]:
+    try:
+        return load_sentences(step.corpus)
+    except DataFileError as exc:
+        raise step.fail("corpus", str(exc)) from None
+
+
+def trained_cache_key(ctx: OpContext, step: Distill) -> str:
+    settings = {k: v for k, v in step.to_dict().items() if k != "corpus"}  # the hash names the sentences
+    body = {
+        "base": ctx.base.content_hash,
+        "student": distillation.student_fingerprint(ctx.inner),
+        "distill": settings,
+        "threads": torch.get_num_threads(),  # float sums differ with the thread count
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettings) -> list[float]:
+    frozen = distillation.frozen_parameter_ids(ctx.inner, ctx.arch.word_embeddings)
+    parameters = list(dict.fromkeys(ctx.st_model.parameters()))  # shared weights once
+    trainable = [p for p in parameters if id(p) not in frozen]
+    # The copy inherits requires_grad=False from the read-only base: switch it on for training only.
+    previous = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(id(p) not in frozen)
+    every = max(1, settings.steps // PROGRESS_UPDATES)
+
+    def report(done: int, loss: float) -> None:
+        if done % every == 0 or done == settings.steps:
+            ctx.progress(f"distill: step {done}/{settings.steps}, loss {loss:.4f}", done / settings.steps)
+
+    try:
+        return distillation.train_student(ctx.st_model, sentences, targets, settings, trainable, report, ctx.check_stop)
+    finally:
+        for p, flag in zip(parameters, previous):
+            p.requires_grad_(flag)
+
+
+# Trained-weights cache ------------------------------------------------------------------------
+
+def store_trained(ctx: OpContext, folder: Path) -> None:
+    """Save the student's weights with the slimlib save path (shared weights once, safetensors)."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".distilled-", dir=folder.parent))
+        ctx.slim.save_pretrained(staging)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except OSError as exc:  # a cache that cannot be written only costs time
+        warnings.warn(f"{folder}: could not cache the distilled weights ({exc})", stacklevel=2)
+        return
+    _evict_old_entries(folder.parent)
+
+
+def load_trained(ctx: OpContext, folder: Path) -> bool:
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        return False
+    before = {k: v.clone() for k, v in ctx.inner.state_dict().items()}
+    try:
+        state = load_file(str(weights))
+        ctx.slim.refresh_manifest()  # records which modules are shared (their weights are saved once)
+        tied = ctx.slim.config.tied
+        result = ctx.inner.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if not _under(k, tied) and not _is_derived_buffer(k)]
+        if missing or result.unexpected_keys:
+            raise ValueError(f"missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}")
+    except Exception as exc:  # corrupt or stale entry: undo any partial load and train again
+        ctx.inner.load_state_dict(before)
+        warnings.warn(f"{folder}: unusable distillation cache entry ({type(exc).__name__}: {exc}); retraining",
+                      stacklevel=2)
+        return False
+    os.utime(folder)  # recently used: evicted last
+    return True
+
+
+def _evict_old_entries(root: Path) -> None:
+    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[MAX_TRAINED_CACHE_ENTRIES:]:
+        shutil.rmtree(old, ignore_errors=True)
