@@ -1,0 +1,122 @@
+"""Evaluating configs from the app: the data choice, the result caches and the history.
+
+A result is looked up in three places, fastest first: `st.cache_data` (this server process), the
+SQLite history (survives restarts), and only then computed with `slimlib.evaluate.evaluate`. Every
+computed result is written to the history, which is also what the trade-off chart draws.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from slimlib.evaluate import EvalOptions, evaluate
+from slimlib.history import Entry
+from slimlib.pairs import read_pairs
+from slimlib.paths import PROJECT_DIR, data_dir
+from slimlib.recipe import Recipe
+
+from .resources import base_model, history
+
+STSB_DEV = PROJECT_DIR.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
+# Quick (interactive) evaluations score STS on the first pairs only, so a control change shows
+# its point within seconds; the full evaluation uses every pair.
+QUICK_PAIRS = 200
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """The labelled pairs an evaluation scores STS on (None: fidelity only)."""
+
+    path: str | None
+    label: str
+    digest: str = ""
+
+    def key(self, quick: bool) -> str:
+        if not self.path:
+            return "none"
+        return f"{self.digest}:{QUICK_PAIRS if quick else 'all'}"
+
+    def options(self, quick: bool) -> EvalOptions:
+        return EvalOptions(data=self.path, quick=quick, max_pairs=QUICK_PAIRS if quick else None)
+
+
+NO_DATA = DataChoice(None, "none (fidelity only)")
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _validated(path: str, mtime: float) -> tuple[str, int]:
+    """Read once to fail early with the file's own error; returns (digest, pairs)."""
+    return file_digest(path), len(read_pairs(path))
+
+
+def data_choice(path: str, label: str) -> DataChoice:
+    """A checked pair file (raises DataFileError with a one-line message)."""
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        read_pairs(resolved)  # raises the standard "pair file not found" message
+    digest, count = _validated(str(resolved.resolve()), resolved.stat().st_mtime)
+    return DataChoice(str(resolved.resolve()), f"{label} ({count} pairs)", digest)
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Keep an uploaded pair file in the data directory, named by content (re-uploads are free)."""
+    folder = data_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".csv", ".tsv", ".txt") else ".csv"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _cached_evaluate(model_hash: str, recipe_json: str, data_key: str, quick: bool, _data: DataChoice, _progress=None,
+                     _should_stop=None) -> dict:
+    # model_hash, recipe_json, data_key and quick are the cache key; the underscored ones are not hashed.
+    recipe = Recipe.from_json(recipe_json)
+    return evaluate(recipe, _data.options(quick), progress=_progress, should_stop=_should_stop)
+
+
+def lookup(recipe: Recipe, data: DataChoice, quick: bool) -> Entry | None:
+    base = base_model(recipe.base_model)
+    return history().find(base.content_hash, recipe.key(), data.key(quick), quick)
+
+
+def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=None, should_stop=None,
+                       use_streamlit_cache: bool = True) -> Entry:
+    """The stored entry for (model, recipe, data, quick), computing it if needed.
+
+    Background jobs pass use_streamlit_cache=False: st.cache_data needs a script run context.
+    """
+    base = base_model(recipe.base_model) if use_streamlit_cache else _plain_base(recipe.base_model)
+    store = history()
+    found = store.find(base.content_hash, recipe.key(), data.key(quick), quick)
+    if found is not None:
+        return found
+    if use_streamlit_cache:
+        result = _cached_evaluate(base.content_hash, recipe.to_json(), data.key(quick), quick, data, progress, should_stop)
+    else:
+        result = evaluate(recipe, data.options(quick), progress=progress, should_stop=should_stop)
+    return store.add(result, model_hash=base.content_hash, data_key=data.key(quick), data_label=data.label)
+
+
+def _plain_base(name: str):
+    from slimlib.models import load_base
+
+    return load_base(name)
+
+
+def baseline_entry(base_name: str, data: DataChoice, quick: bool, progress=None) -> Entry:
+    """The empty recipe, evaluated like any config: it carries the baseline's numbers."""
+    return evaluate_and_store(Recipe(base_name, []), data, quick, progress)
