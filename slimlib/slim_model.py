@@ -155,6 +155,25 @@ class SlimModel(PreTrainedModel):
         hidden = run_session(self._session, input_ids, attention_mask, token_type_ids)
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
 
+    def to_onnx_backend(self, onnx_bytes: bytes, logical_params: int) -> None:
+        """Swap the torch encoder for an ONNX graph of it (int8 quantization ends here)."""
+        self.config.backend = "onnx"
+        self.config.logical_params = int(logical_params)  # packed int8 weights still count as weights
+        self.config.manifest, self.config.tied = {}, {}
+        self.inner, self.onnx_bytes, self._session = None, onnx_bytes, None
+        if "_anchor" not in self._buffers:
+            self.register_buffer("_anchor", torch.zeros(1), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        # An ONNX-backed model has no parameters for transformers to read the device from.
+        return torch.device("cpu") if self.inner is None else super().device
+
+    @property
+    def slim_param_count(self) -> int | None:
+        """Logical parameters of an ONNX-backed model (measure.count_params reads this)."""
+        return getattr(self.config, "logical_params", None) if self.config.backend == "onnx" else None
+
     # Save / load -------------------------------------------------------------------------------
     def refresh_manifest(self) -> None:
         """Record the current module shapes in the config (call after surgery, before saving)."""
@@ -239,3 +258,5 @@ def slim_of(st_model) -> SlimModel:
 
 AutoConfig.register(SlimConfig.model_type, SlimConfig, exist_ok=True)
 AutoModel.register(SlimConfig, SlimModel, exist_ok=True)
+
+from . import quant_layers  # noqa: E402,F401  registers the packed low-bit module builders
