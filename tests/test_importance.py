@@ -1,0 +1,101 @@
+"""Importance scores: shapes, the disk cache (and its corruption), hooks never on the base."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from slimlib import importance, layer_parts as parts
+
+
+def test_shapes_for_the_heatmap_and_ops(tiny):
+    heads = importance.head_importance(tiny, "taylor")
+    layers = importance.layer_importance(tiny, "taylor")
+    ffn = importance.ffn_importance(tiny, "taylor")
+    assert heads.shape == (3, 4) and layers.shape == (3,) and ffn.shape == (3, 128)
+    for scores in (heads, layers, ffn):
+        assert np.all(np.isfinite(scores)) and np.all(scores >= 0)
+    assert importance.head_importance(tiny, "magnitude").shape == (3, 4)
+
+
+def test_scores_are_cached_on_disk_and_reused(tiny_bert, monkeypatch):
+    first = importance.head_importance(tiny_bert, "magnitude")
+    assert importance.cache_path(tiny_bert, "magnitude").is_file()
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("recomputed although the cache is valid")
+
+    monkeypatch.setattr(importance, "compute_scores", must_not_run)
+    np.testing.assert_array_equal(importance.head_importance(tiny_bert, "magnitude"), first)
+
+
+@pytest.mark.parametrize("damage", [b"not a zip file", b"PK\x03\x04 truncated"])
+def test_corrupted_cache_warns_and_recomputes(tiny_bert, damage):
+    expected = importance.ffn_importance(tiny_bert, "magnitude")
+    path = importance.cache_path(tiny_bert, "magnitude")
+    path.write_bytes(damage)
+    with pytest.warns(UserWarning, match="corrupted"):
+        again = importance.ffn_importance(tiny_bert, "magnitude")
+    np.testing.assert_allclose(again, expected)
+    np.testing.assert_allclose(importance.ffn_importance(tiny_bert, "magnitude"), expected)  # rewritten: no warning
+
+
+def test_cache_of_another_shape_is_not_trusted(tiny_bert):
+    importance.head_importance(tiny_bert, "magnitude")
+    wrong = importance.base_scores(tiny_bert, "magnitude")
+    wrong.heads = [h[:2] for h in wrong.heads]
+    importance._write(importance.cache_path(tiny_bert, "magnitude"), wrong, {})
+    with pytest.warns(UserWarning, match="do not match"):
+        assert importance.head_importance(tiny_bert, "magnitude").shape == (3, 4)
+
+
+def test_scoring_reports_progress_and_leaves_the_base_untouched(tiny_mpnet):
+    state = {k: v.clone() for k, v in tiny_mpnet.model.state_dict().items()}
+    seen = []
+    importance.compute_scores(tiny_mpnet.model, tiny_mpnet.arch, "taylor",
+                              progress=lambda message, fraction: seen.append(fraction),
+                              sentences=importance.scoring_sentences()[:40])
+    assert seen and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
+    for module in tiny_mpnet.model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+    assert all(torch.equal(v, state[k]) for k, v in tiny_mpnet.model.state_dict().items())
+
+
+def test_a_silenced_unit_scores_exactly_zero(tiny):
+    """A head whose output columns are zero, or a neuron whose output column is zero, cannot move
+    the embedding: its Taylor score must be 0 (this checks the masks sit on the right tensors)."""
+    model = copy.deepcopy(tiny.model)
+    layer = parts.layers_of(parts.encoder_of(model), tiny.arch)[1]
+    with torch.no_grad():
+        parts.attention_output(layer, tiny.arch).weight[:, 32:48] = 0  # head 2 of 4, head_dim 16
+        parts.ffn_out(layer, tiny.arch).weight[:, 5] = 0
+    scores = importance.compute_scores(model, tiny.arch, "taylor", sentences=importance.scoring_sentences()[:32])
+    assert scores.heads[1][2] == 0 and scores.ffn[1][5] == 0
+    assert np.all(np.delete(scores.heads[1], 2) > 0) and scores.ffn[1][6] > 0
+    magnitude = importance.compute_scores(model, tiny.arch, "magnitude")
+    assert magnitude.heads[1][2] < magnitude.heads[1].max()
+
+
+def test_taylor_predicts_how_far_removing_a_head_moves_the_embedding(tiny_bert):
+    """Ranking check against the real effect: zeroing the top-scored head of a layer moves the
+    embedding more than zeroing the lowest-scored one."""
+    from slimlib import measure
+
+    sentences = importance.scoring_sentences()[:64]
+    scores = importance.compute_scores(tiny_bert.model, tiny_bert.arch, "taylor", sentences=sentences).heads
+    reference = measure.encode(tiny_bert.model, sentences)
+
+    def movement(layer_index: int, head: int) -> float:
+        model = copy.deepcopy(tiny_bert.model)
+        layer = parts.layers_of(parts.encoder_of(model), tiny_bert.arch)[layer_index]
+        with torch.no_grad():
+            parts.attention_output(layer, tiny_bert.arch).weight[:, head * 16:(head + 1) * 16] = 0
+        return float(np.mean(1 - measure.cosine_rows(reference, measure.encode(model, sentences))))
+
+    wins = sum(movement(i, int(np.argmax(s))) > movement(i, int(np.argmin(s))) for i, s in enumerate(scores))
+    assert wins >= 2  # of 3 layers
+
+
+def test_unknown_method_is_rejected(tiny_bert):
+    with pytest.raises(ValueError, match="not one of"):
+        importance.head_importance(tiny_bert, "random")

@@ -1,0 +1,86 @@
+"""drop_layers and prune_ffn, alone and stacked with prune_heads: exact sizes, exact reload."""
+import json
+
+import pytest
+
+from slimlib import RecipeError, layer_parts as parts, measure
+from slimlib.ops.ffn import kept_width, top_neurons
+from slimlib.ops.layers import most_important
+
+from structural_checks import assert_roundtrip, compress, weights_bytes
+
+H, I, LAYERS = 64, 128, 3  # the tiny fixtures
+# Q, K, V, O with biases, two LayerNorms, FFN in and out with biases.
+LAYER_PARAMS = 4 * (H * H + H) + 2 * 2 * H + (H * I + I) + (I * H + H)
+
+
+def widths(st_model, arch):
+    return [parts.ffn_in(layer, arch).out_features for layer in parts.layers_of(parts.encoder_of(st_model), arch)]
+
+
+def test_selection_helpers():
+    assert most_important([0.3, 0.1, 0.9, 0.2], 2) == [0, 2]
+    assert top_neurons([0.3, 0.1, 0.9, 0.2], 2).tolist() == [0, 2]
+    assert kept_width(0.5, 1536) == 768 and kept_width(0.001, 10) == 1
+
+
+def test_drop_explicit_layer_removes_one_layer_and_reloads(tiny, tmp_path):
+    compressed = compress(tiny, {"op": "drop_layers", "layers": [1]})
+    assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == LAYER_PARAMS
+    reloaded = assert_roundtrip(compressed, tmp_path / "out")
+    assert len(parts.layers_of(parts.encoder_of(reloaded), tiny.arch)) == 2
+    saved_config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved_config["base_config"]["num_hidden_layers"] == 2
+    assert weights_bytes(compressed.st_model, tmp_path, "a") < weights_bytes(tiny.model, tmp_path, "b")
+
+
+def test_keep_layers_by_importance(tiny, tmp_path):
+    compressed = compress(tiny, {"op": "drop_layers", "keep": 2})
+    assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == LAYER_PARAMS
+    assert any("by taylor importance" in note for note in compressed.notes)
+    assert_roundtrip(compressed, tmp_path / "out")
+
+
+@pytest.mark.parametrize("score", ["taylor", "magnitude"])
+def test_prune_ffn_halves_every_layer(tiny, tmp_path, score):
+    compressed = compress(tiny, {"op": "prune_ffn", "keep": 0.5, "score": score})
+    assert widths(compressed.st_model, tiny.arch) == [64, 64, 64]
+    removed_per_layer = (I - 64) * (H + 1) + (I - 64) * H  # FFN-in rows + biases, FFN-out columns
+    assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == LAYERS * removed_per_layer
+    assert_roundtrip(compressed, tmp_path / "out")
+    assert weights_bytes(compressed.st_model, tmp_path, "a") < weights_bytes(tiny.model, tmp_path, "b")
+
+
+def test_stack_heads_layers_ffn_reloads_exactly(tiny, tmp_path):
+    compressed = compress(
+        tiny,
+        {"op": "prune_heads", "per_layer": 1},
+        {"op": "prune_ffn", "keep": 0.25},
+        {"op": "drop_layers", "keep": 2},
+    )
+    assert widths(compressed.st_model, tiny.arch) == [32, 32]
+    expected = LAYER_PARAMS + 2 * ((4 * 16 * H + 3 * 16) + (I - 32) * (2 * H + 1))
+    assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == expected
+    assert_roundtrip(compressed, tmp_path / "out")
+
+
+def test_drop_layers_out_of_range_names_the_field(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.layers: layers \[3\] do not exist"):
+        compress(tiny_bert, {"op": "drop_layers", "layers": [0, 3]})
+
+
+def test_prune_ffn_keep_out_of_range_names_the_field(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.keep"):
+        compress(tiny_bert, {"op": "prune_ffn", "keep": 1.5})
+
+
+@pytest.mark.slow
+def test_minilm_stack_roundtrip(minilm, tmp_path):
+    compressed = compress(
+        minilm,
+        {"op": "prune_heads", "per_layer": 2, "score": "magnitude"},
+        {"op": "prune_ffn", "keep": 0.5, "score": "magnitude"},
+        {"op": "drop_layers", "layers": [2]},
+    )
+    assert widths(compressed.st_model, minilm.arch) == [768] * 5
+    assert_roundtrip(compressed, tmp_path / "out")
