@@ -23,7 +23,7 @@ from .resources import base_model, history
 STSB_DEV = PROJECT_DIR.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
 # Quick (interactive) evaluations score STS on the first pairs only, so a control change shows
 # its point within seconds; the full evaluation uses every pair.
-QUICK_PAIRS = 200
+QUICK_PAIRS = 100
 
 
 @dataclass(frozen=True)

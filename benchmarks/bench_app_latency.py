@@ -1,0 +1,90 @@
+"""Control-to-chart latency of the Explore page, driven through Streamlit's AppTest (in process).
+
+Each timed step changes one control to a value not evaluated before (a cache miss: apply the
+recipe, quick evaluation, store in the history, redraw the chart) and measures until the script
+run finishes with the new point in the figure JSON. The browser's own rendering is not included
+(tests/test_browser.py covers the real browser). History goes to a temp folder.
+
+Run: .venv/bin/python benchmarks/bench_app_latency.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# (op that must be registered, widget key, values) - training-free changes only.
+STEPS = (
+    ("quantize", "w.bits", [16, 8, 4]),
+    ("prune_ffn", "w.ffn_keep", [0.75, 0.5, 0.25]),
+    ("prune_heads", "w.heads_mode", ["per_layer"]),
+    ("prune_heads", "w.heads_per_layer", [3, 4]),
+)
+
+
+def _points(at) -> int:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return sum(len(t.get("x", [])) for t in spec["data"] if t.get("name") in ("frontier configs", "dominated configs",
+                                                                              "baseline (measured here)"))
+
+
+def _widget(at, key):
+    for kind in ("select_slider", "slider", "selectbox"):
+        for element in at.sidebar.get(kind):
+            if element.key == key:
+                return element
+    return None
+
+
+def main() -> list[dict]:
+    os.environ.setdefault("SLIMLIB_DATA_DIR", tempfile.mkdtemp(prefix="slimlib-bench-app-"))
+    os.chdir(ROOT)
+    from streamlit.testing.v1 import AppTest
+
+    from slimlib.pipeline import OPS, _load_ops
+
+    _load_ops()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+    start = time.perf_counter()
+    at.run()
+    first = time.perf_counter() - start
+    rows = [{"change": "first load (model + baseline)", "seconds": round(first, 2), "new point": True}]
+    for op, key, values in STEPS:
+        if op not in OPS:
+            rows.append({"change": f"{key} ({op} not registered)", "seconds": None, "new point": False})
+            continue
+        for value in values:
+            element = _widget(at, key)
+            if element is None or element.disabled:
+                continue
+            before = _points(at)
+            start = time.perf_counter()
+            element.set_value(value).run()
+            seconds = time.perf_counter() - start
+            rows.append({"change": f"{key} = {value}", "seconds": round(seconds, 2), "new point": _points(at) > before,
+                         "error": "; ".join(e.value for e in at.error) or None})
+    timed = [r["seconds"] for r in rows[1:] if r["seconds"] is not None and r["new point"]]
+    print("\n## app_latency: control change -> new point on the chart (AppTest-driven, quick evaluation)\n")
+    print("| change | seconds | new point |")
+    print("|---|---|---|")
+    for r in rows:
+        print(f"| {r['change']} | {r['seconds'] if r['seconds'] is not None else 'n/a'} | {'yes' if r['new point'] else 'no'} |")
+    if timed:
+        print(f"\nmedian control-to-chart latency: {statistics.median(timed):.2f} s over {len(timed)} changes "
+              f"(target: 3 s on an idle 2-core machine)")
+    return rows
+
+
+def run() -> list[dict]:
+    return main()
+
+
+if __name__ == "__main__":
+    main()
