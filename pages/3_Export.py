@@ -28,7 +28,8 @@ st.download_button("Download recipe.json", recipe.to_json(), file_name="recipe.j
 st.code(recipe.to_json(), language="json")
 
 st.subheader("Reproduce from the command line")
-data = st.session_state.get("w.data_path") if st.session_state.get("w.data_mode") == "a pair file path" else None
+saved = st.session_state.get("data.saved", {})
+data = {"a pair file path": saved.get("path"), "upload a pair file": (saved.get("upload") or [None])[0]}.get(saved.get("mode"))
 data = data or (str(STSB_DEV) if STSB_DEV.is_file() else "PAIRS.csv")
 st.code(f"python -m slimlib apply recipe.json --out {shlex.quote('out/' + recipe.key())}\n"
         f"python -m slimlib eval recipe.json --data {shlex.quote(data)} --json", language="bash")

@@ -55,23 +55,35 @@ DATA_MODES = ("STS Benchmark dev (shared data folder)", "upload a pair file", "a
 
 def data_picker() -> DataChoice:
     """The labelled pairs for STS; fidelity on the project's own sentences is always measured."""
+    # Widget values vanish when another page is shown: keep the choice in a plain key too.
+    saved = st.session_state.setdefault("data.saved", {"mode": DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3],
+                                                       "path": "", "upload": None})
     if "w.data_mode" not in st.session_state:
-        st.session_state["w.data_mode"] = DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3]
+        st.session_state["w.data_mode"] = saved["mode"]
+    if "w.data_path" not in st.session_state:
+        st.session_state["w.data_path"] = saved["path"]
     mode = st.radio("Evaluation data", DATA_MODES, key="w.data_mode",
                     help="Fidelity (cosine to the original model on the project's sentences) is always measured; "
                          "a labelled pair file adds STS Spearman.")
+    saved["mode"] = mode
     try:
         if mode == DATA_MODES[0]:
             return data_choice(str(STSB_DEV), "STS-B dev")
         if mode == DATA_MODES[1]:
             upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score)",
                                       type=["csv", "tsv", "txt"], key="w.data_upload")
-            if upload is None:
+            if upload is not None:
+                saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
+            if saved["upload"] is None:
                 st.caption("No file yet: fidelity only.")
                 return NO_DATA
-            return data_choice(str(save_upload(upload.name, upload.getvalue())), upload.name)
+            path, name = saved["upload"]
+            if upload is None:
+                st.caption(f"Using the file uploaded earlier: {name}")
+            return data_choice(path, name)
         if mode == DATA_MODES[2]:
             path = st.text_input("Pair file path", key="w.data_path").strip()
+            saved["path"] = path
             return data_choice(path, Path(path).name) if path else NO_DATA
     except SlimlibError as exc:
         st.error(str(exc))

@@ -107,7 +107,8 @@ def tradeoff_chart(entries: list[Entry], x: str, y: str, current_id: int | None,
 
 def job_panel(on_done=None) -> None:
     """Progress and Stop for this session's background job; polls once a second."""
-    @st.fragment(run_every=1.0)
+    # Poll only while a job exists: an idle page should not rerun every second.
+    @st.fragment(run_every=1.0 if st.session_state.get("job") is not None else None)
     def panel():
         job: Job | None = st.session_state.get("job")
         if job is None:
