@@ -156,7 +156,10 @@ def load_base(name: str) -> BaseModel:
             return _cache[name]
     path = resolve_model_path(name)
     config = read_model_config(path)
-    arch = arch_for(config.get("model_type", "?"), source=name)
+    model_type = config.get("model_type", "?")
+    if model_type == "slimlib":  # a compressed folder: its architecture is that of the model it came from
+        model_type = (config.get("base_config") or {}).get("model_type", "?")
+    arch = arch_for(model_type, source=name)
     model = load_sentence_transformer(path)
     for parameter in model.parameters():
         parameter.requires_grad_(False)

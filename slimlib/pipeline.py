@@ -89,6 +89,8 @@ def model_shape(st_model, arch) -> ModelShape:
 
     model = st_model[0].model
     inner = model.inner if isinstance(model, SlimModel) else model
+    if inner is None:
+        raise RecipeError("this model runs as an ONNX int8 graph; its layer shapes cannot be changed")
     config = inner.config
     head_dim = config.hidden_size // config.num_attention_heads
     layers = get_module(inner, arch.layers)
@@ -114,7 +116,11 @@ def check_recipe(recipe: Recipe, base: BaseModel | None = None) -> ModelShape:
 def prepare(base: BaseModel):
     """A private deep copy of the base model, wrapped so that it saves as a slimlib model."""
     st_model = base.fresh_copy()
-    install(st_model, SlimModel.wrap(hf_model(st_model)))
+    model = hf_model(st_model)
+    if isinstance(model, SlimModel):  # compressing an already compressed folder: keep its structure
+        install(st_model, model)
+    else:
+        install(st_model, SlimModel.wrap(model))
     return st_model
 
 
@@ -123,6 +129,10 @@ def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: Progre
     """Compress a deep copy of the base model by the recipe's steps, in order."""
     _load_ops()
     base = base or load_base(recipe.base_model)
+    base_model = hf_model(base.model)
+    if isinstance(base_model, SlimModel) and base_model.inner is None and recipe.steps:
+        raise RecipeError(f"{recipe.base_model}: this model runs as an ONNX int8 graph; compress the model it came "
+                          "from instead (its recipe is in slimlib_recipe.json)")
     check_recipe(recipe, base)
     missing = [s.op for s in recipe.steps if s.op not in OPS]
     if missing:

@@ -80,3 +80,36 @@ def test_module_entry_point_help_documents_every_op():
                "share_layers", "distill", "quantize"):
         assert op in out.stdout
     assert "Example recipe" in out.stdout
+
+
+def test_inspect_breaks_down_parameters(minilm, capsys):
+    assert main(["inspect", "all-MiniLM-L6-v2", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["architecture"] == "bert" and info["layers"] == 6 and info["vocab"] == 30522
+    assert info["params"]["total"] == 22_713_216
+    # The word-embedding table alone is 30522 x 384; it is most of the embeddings row.
+    assert info["params"]["embeddings"] >= 30522 * 384
+    assert len(info["params_per_layer"]) == 6
+    assert main(["inspect", "all-MiniLM-L6-v2"]) == 0
+    text = capsys.readouterr().out
+    assert "22,713,216 parameters" in text and "embeddings" in text
+
+
+def test_inspect_unknown_model_is_exit_2(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "missing")]) == 2
+    assert "folder not found" in capsys.readouterr().err
+
+
+def test_inspect_and_recompress_a_compressed_folder(tiny_bert, tmp_path, capsys):
+    first = write_recipe(tmp_path / "first.json", tiny_bert.path, {"op": "drop_layers", "layers": [1]})
+    assert main(["apply", str(first), "--out", str(tmp_path / "two"), "--no-eval"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "two"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["layers"] == 2 and info["backend"] == "torch"
+    # A compressed folder is a valid base for further compression.
+    second = write_recipe(tmp_path / "second.json", tmp_path / "two", {"op": "drop_layers", "layers": [0]})
+    assert main(["apply", str(second), "--out", str(tmp_path / "one"), "--no-eval"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "one"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"] == 1
