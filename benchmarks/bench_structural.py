@@ -20,9 +20,10 @@ def heads(per_layer: int, score: str = "taylor") -> list[dict]:
     return [{"op": "prune_heads", "per_layer": per_layer, "score": score}]
 
 
+# The taylor-vs-magnitude pair comes first: it is the comparison this section exists to show.
 ROWS: list[tuple[str, list[dict]]] = (
-    [(f"prune_heads {n}/layer taylor", heads(n)) for n in (2, 4, 6)]
-    + [("prune_heads 4/layer magnitude", heads(4, "magnitude"))]
+    [("prune_heads 4/layer taylor", heads(4)), ("prune_heads 4/layer magnitude", heads(4, "magnitude"))]
+    + [(f"prune_heads {n}/layer taylor", heads(n)) for n in (2, 6)]
     + [(f"drop_layers keep {n} (taylor)", [{"op": "drop_layers", "keep": n}]) for n in (4, 3)]
     + [("drop_layers keep layers 0-3 (naive)", [{"op": "drop_layers", "layers": [4, 5]}])]
     + [(f"prune_ffn keep {k} taylor", [{"op": "prune_ffn", "keep": k}]) for k in (0.75, 0.5, 0.25)]
@@ -30,7 +31,8 @@ ROWS: list[tuple[str, list[dict]]] = (
 
 
 def time_scoring(base_model: str = "all-MiniLM-L6-v2") -> float:
-    """Seconds to compute Taylor scores (heads, layers, FFN neurons in one pass), uncached."""
+    """Seconds to compute Taylor scores (heads, layers, FFN neurons in one pass) from an empty
+    cache; the rows below then reuse the cached scores, as the app does."""
     import torch
 
     from slimlib import importance
@@ -38,8 +40,9 @@ def time_scoring(base_model: str = "all-MiniLM-L6-v2") -> float:
 
     torch.set_num_threads(THREADS)
     base = load_base(base_model)
+    importance.cache_path(base, "taylor").unlink(missing_ok=True)
     start = time.perf_counter()
-    importance.compute_scores(base.model, base.arch, "taylor")
+    importance.base_scores(base, "taylor")
     return time.perf_counter() - start
 
 

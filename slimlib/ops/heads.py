@@ -68,7 +68,8 @@ def _empty_attention(layer: nn.Module, arch: ArchSpec, output: nn.Linear) -> Non
 def remove_heads(layer: nn.Module, arch: ArchSpec, heads: list[int], head_dim: int, where: str) -> None:
     """Remove heads (ids in the layer's current numbering) from one layer, in place."""
     count = parts.head_count(layer, arch, head_dim)
-    keep = [h for h in range(count) if h not in set(heads)]
+    removed = set(heads)
+    keep = [h for h in range(count) if h not in removed]
     if len(keep) == count:
         return
     holder = parts.attention_holder(layer, arch)

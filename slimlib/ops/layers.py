@@ -30,11 +30,11 @@ def keep_layers(ctx: OpContext, kept: list[int]) -> None:
     set_module(encoder, ctx.arch.layers, new_layers)
     # A config that still says N layers would rebuild N layers at load time (the guide's trap:
     # it loads "successfully" with random weights), so both configs must change.
-    for config in (encoder.config.__dict__, ctx.slim.config.base_config):
-        config["num_hidden_layers"] = len(kept)
-        per_layer = config.get("layer_types")
-        if isinstance(per_layer, list) and len(per_layer) == count:
-            config["layer_types"] = [per_layer[i] for i in kept]
+    saved = ctx.slim.config.base_config  # what the model is rebuilt from at load time
+    encoder.config.num_hidden_layers = saved["num_hidden_layers"] = len(kept)
+    per_layer = getattr(encoder.config, "layer_types", None)  # newer configs list a type per layer
+    if isinstance(per_layer, list) and len(per_layer) == count:
+        encoder.config.layer_types = saved["layer_types"] = [per_layer[i] for i in kept]
 
 
 @register_op("drop_layers")
