@@ -1,0 +1,88 @@
+"""ONNX export and the int8 ONNX Runtime backend: small files, exact reloads, a standalone snippet."""
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+import slimlib  # noqa: F401  registers the model type
+from slimlib import measure
+from slimlib.export import folder_bytes
+from slimlib.onnx_export import export_onnx_file
+from slimlib.onnx_runtime import make_session
+from slimlib.pipeline import apply_recipe
+from slimlib.recipe import Recipe
+from slimlib.slim_model import slim_of
+
+from conftest import SAMPLE_SENTENCES
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "onnx.md"
+
+
+def docs_embed():
+    """The `embed` function of the documented snippet (the code block defining it), run as written."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    code = next(b for b in blocks if "def embed(" in b)
+    code = code.split("\nvectors = embed(")[0]  # drop the usage example at the end
+    namespace: dict = {}
+    exec(compile(code, str(DOC), "exec"), namespace)
+    return namespace["embed"]
+
+
+@pytest.fixture(scope="module")
+def minilm_int8(minilm, tmp_path_factory):
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": minilm.path,
+                               "steps": [{"op": "quantize", "bits": 8}]})
+    compressed = apply_recipe(recipe, minilm)
+    return compressed, compressed.save(tmp_path_factory.mktemp("minilm-int8") / "model")
+
+
+def test_minilm_int8_folder_is_about_a_quarter_and_roundtrips(minilm, minilm_int8):
+    compressed, folder = minilm_int8
+    assert folder_bytes(folder) <= 0.27 * measure.artifact_size(minilm.model)
+    before = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    reloaded = SentenceTransformer(str(folder), device="cpu")
+    np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), before, atol=1e-5)
+    assert measure.cosine_rows(measure.encode(minilm.model, SAMPLE_SENTENCES), before).mean() > 0.98
+    assert measure.count_params(reloaded) == measure.count_params(minilm.model) == 22_713_216
+
+
+def test_documented_snippet_matches_slimlib_on_int8(minilm_int8):
+    compressed, folder = minilm_int8
+    ours = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    theirs = docs_embed()(folder, SAMPLE_SENTENCES)
+    assert measure.cosine_rows(ours, theirs).min() > 0.9999
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_export_onnx_file_runs_standalone(tiny, tmp_path, int8):
+    compressed = apply_recipe(Recipe(base_model=tiny.path), tiny)
+    folder = tmp_path / "standalone"
+    export_onnx_file(compressed.st_model, folder / "model.onnx", int8=int8)
+    shutil.copy(Path(tiny.path) / "tokenizer.json", folder / "tokenizer.json")
+    theirs = docs_embed()(folder, SAMPLE_SENTENCES, max_length=64)
+    ours = measure.encode(tiny.model, SAMPLE_SENTENCES)
+    assert measure.cosine_rows(ours, theirs).min() > (0.999 if int8 else 0.99999)
+    assert isinstance(slim_of(compressed.st_model).inner, torch.nn.Module)  # exporting leaves the model usable
+
+
+def test_export_of_a_bf16_model_keeps_it_bf16(tiny_bert, tmp_path):
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": tiny_bert.path,
+                               "steps": [{"op": "quantize", "bits": 16}]})
+    compressed = apply_recipe(recipe, tiny_bert)
+    export_onnx_file(compressed.st_model, tmp_path / "model.onnx")
+    assert next(slim_of(compressed.st_model).inner.parameters()).dtype == torch.bfloat16
+
+
+def test_session_uses_the_torch_thread_count(tiny_bert, tmp_path):
+    compressed = apply_recipe(Recipe(base_model=tiny_bert.path), tiny_bert)
+    path = export_onnx_file(compressed.st_model, tmp_path / "model.onnx")
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert make_session(path.read_bytes()).slimlib_threads == 1
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,161 @@
+"""The quantize op: every bit-width saves, reloads exactly, really shrinks the file, labels its numbers."""
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from sentence_transformers import SentenceTransformer
+
+import slimlib  # noqa: F401  registers the model type
+from slimlib import measure
+from slimlib.errors import RecipeError
+from slimlib.pipeline import OPS, _load_ops, apply_recipe
+from slimlib.quant_layers import PackedEmbedding, PackedLinear, PackedWeight, pack_bits, unpack_bits
+from slimlib.recipe import Recipe
+from slimlib.slim_model import slim_of
+
+from conftest import SAMPLE_SENTENCES
+
+VARIANTS = {  # name -> quantize step
+    "bf16": {"bits": 16, "float16": "bf16"},
+    "fp16": {"bits": 16, "float16": "fp16"},
+    "int8": {"bits": 8},
+    "int4": {"bits": 4},
+    "int3": {"bits": 3},
+    "int2": {"bits": 2},
+}
+
+
+def recipe(base, *steps) -> Recipe:
+    return Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": base.path, "steps": list(steps)})
+
+
+def quantized(base, tmp_path, step: dict, before=()):
+    compressed = apply_recipe(recipe(base, *before, {"op": "quantize", **step}), base)
+    folder = compressed.save(tmp_path / "model")
+    return compressed, folder
+
+
+# Validation -----------------------------------------------------------------------------------------
+def test_bits_5_is_rejected_naming_the_field_and_choices(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.bits: 5 is not allowed; choose one of 32, 16, 8, 4, 3, 2"):
+        apply_recipe(recipe(tiny_bert, {"op": "quantize", "bits": 5}), tiny_bert)
+
+
+def test_quantizing_twice_is_an_error(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[1\]\.bits: .*already quantized"):
+        apply_recipe(recipe(tiny_bert, {"op": "quantize", "bits": 8}, {"op": "quantize", "bits": 4}), tiny_bert)
+
+
+# Bit packing ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_pack_bits_roundtrips_and_uses_bits_per_value(bits):
+    codes = torch.randint(0, 2 ** bits, (1003,), generator=torch.Generator().manual_seed(bits))
+    packed = pack_bits(codes, bits)
+    assert packed.dtype == torch.uint8 and packed.numel() == (1003 * bits + 7) // 8
+    assert torch.equal(unpack_bits(packed, bits, 1003), codes.to(torch.int32))
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_group_quantization_error_is_bounded_by_half_a_step(bits):
+    weight = torch.randn(8, 70, generator=torch.Generator().manual_seed(0))  # 70: a partial last group
+    packed = PackedWeight.from_weight(weight, bits, 32)
+    restored = packed.dequantized()
+    assert restored.shape == weight.shape
+    # Clipping may trade the extremes for finer steps, but never beyond the unclipped step size.
+    step = (weight.max() - weight.min()) / (2 ** bits - 1)
+    assert (restored - weight).abs().mean() < step / 2
+
+
+# Round trips ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_bit_width_roundtrips_exactly(tiny, tmp_path, variant):
+    compressed, folder = quantized(tiny, tmp_path, VARIANTS[variant])
+    before = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    reloaded = SentenceTransformer(str(folder), device="cpu")
+    np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), before, atol=1e-5)
+    original = measure.encode(tiny.model, SAMPLE_SENTENCES)
+    assert measure.cosine_rows(original, before).mean() > 0.95
+    # Logical parameters are those of the fp32 model, whatever the storage.
+    assert measure.count_params(compressed.st_model) == measure.count_params(tiny.model)
+    assert measure.count_params(reloaded) == measure.count_params(tiny.model)
+
+
+def test_32_bits_changes_nothing(tiny_bert):
+    compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", "bits": 32}), tiny_bert)
+    np.testing.assert_allclose(measure.encode(compressed.st_model, SAMPLE_SENTENCES),
+                               measure.encode(tiny_bert.model, SAMPLE_SENTENCES), atol=1e-6)
+    assert compressed.labels == {}
+
+
+# Storage ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,dtype", [("bf16", "BF16"), ("fp16", "F16")])
+def test_16_bit_files_store_half_precision_tensors(tiny_bert, tmp_path, kind, dtype):
+    _, fp32_folder = quantized(tiny_bert, tmp_path / "fp32", {"bits": 32})
+    _, half_folder = quantized(tiny_bert, tmp_path / kind, VARIANTS[kind])
+    with safe_open(str(half_folder / "model.safetensors"), "pt") as handle:
+        dtypes = {handle.get_slice(k).get_dtype() for k in handle.keys()}
+    assert dtypes == {dtype}
+    ratio = (half_folder / "model.safetensors").stat().st_size / (fp32_folder / "model.safetensors").stat().st_size
+    assert 0.49 < ratio < 0.51
+
+
+def test_low_bit_files_are_really_packed(tiny_bert, tmp_path):
+    weights = {}
+    for name in ("int8", "int4", "int3", "int2"):
+        _, folder = quantized(tiny_bert, tmp_path / name, VARIANTS[name])
+        weights[name] = sum(f.stat().st_size for f in folder.glob("model.*"))
+    assert weights["int2"] < weights["int3"] < weights["int4"] < weights["int8"]
+    # The 4-bit file holds the packed codes as uint8 and no fp32 copy of any packed weight.
+    with safe_open(str(tmp_path / "int4" / "model" / "model.safetensors"), "pt") as handle:
+        keys = list(handle.keys())
+        table = handle.get_slice("embeddings.word_embeddings.packed.codes")
+        assert table.get_dtype() == "U8"
+        assert table.get_shape() == [30522 * 64 // 2]
+    assert not any(k.endswith(".weight") and ("dense" in k or "query" in k or "word_embeddings" in k) for k in keys)
+
+
+def test_packed_modules_replace_linears_and_the_table(tiny_bert):
+    compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", "bits": 3, "group_size": 16}), tiny_bert)
+    inner = slim_of(compressed.st_model).inner
+    assert isinstance(inner.embeddings.word_embeddings, PackedEmbedding)
+    assert not any(isinstance(m, torch.nn.Linear) for m in inner.modules())
+    assert all(m.packed.bits == 3 and m.packed.group_size == 16 for m in inner.modules() if isinstance(m, PackedLinear))
+
+
+def test_embeddings_false_keeps_the_table_in_float(tiny_bert):
+    compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", "bits": 4, "embeddings": False}), tiny_bert)
+    assert isinstance(slim_of(compressed.st_model).inner.embeddings.word_embeddings, torch.nn.Embedding)
+
+
+# Labels and notes -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant,label", [
+    ("bf16", None),
+    ("int8", "measured (ONNX Runtime int8, dynamic per-channel)"),
+    ("int4", "measured (dequantized to fp32 at load: no int4 kernel)"),
+    ("int3", "not measured: no kernel"),
+    ("int2", "not measured: no kernel"),
+])
+def test_speed_labels_say_how_speed_is_obtained(tiny_bert, variant, label):
+    compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", **VARIANTS[variant]}), tiny_bert)
+    assert compressed.labels.get("sentences_per_s") == label
+    assert "sts_spearman" not in compressed.labels  # accuracy is measured on the real (packed) weights
+
+
+def test_fp16_note_warns_it_is_slow_on_cpu(tiny_bert):
+    compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", **VARIANTS["fp16"]}), tiny_bert)
+    assert any("slower than fp32" in note for note in compressed.notes)
+    assert any("CPU" in note for note in compressed.notes)
+
+
+# After structural ops ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["int8", "int4"])
+def test_quantize_after_dropping_a_layer_roundtrips(tiny, tmp_path, variant):
+    _load_ops()
+    if "drop_layers" not in OPS:
+        pytest.skip("drop_layers is not registered in this build yet")
+    compressed, folder = quantized(tiny, tmp_path, VARIANTS[variant], before=[{"op": "drop_layers", "layers": [1]}])
+    before = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    reloaded = SentenceTransformer(str(folder), device="cpu")
+    np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), before, atol=1e-5)
+    dropped = apply_recipe(recipe(tiny, {"op": "drop_layers", "layers": [1]}), tiny)
+    assert measure.count_params(reloaded) == measure.count_params(dropped.st_model)
