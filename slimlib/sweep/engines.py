@@ -111,7 +111,7 @@ class DaskEngine:
     """Trials run on Dask workers; a LocalCluster is started (and closed) when no address is given."""
 
     def __init__(self, address: str | None = None, workers: int | None = None, threads: int | None = None,
-                 log: Log = lambda _m: None, connect_timeout: float = 30):
+                 log: Log = lambda _m: None, connect_timeout: float = 30, worker_timeout: float = 120):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -132,7 +132,11 @@ class DaskEngine:
                 self.client = Client(address, timeout=connect_timeout)
             except (OSError, TimeoutError) as exc:
                 raise SlimlibError(f"--address {address}: cannot reach a Dask scheduler ({type(exc).__name__})") from None
-            self.client.wait_for_workers(1, timeout=connect_timeout)
+            try:
+                self.client.wait_for_workers(1, timeout=worker_timeout)
+            except TimeoutError:  # WorkerStartTimeoutError is one
+                self.client.close()
+                raise SlimlibError(f"--address {address}: no worker joined the cluster within {worker_timeout:.0f} s") from None
             self.plan = plan_for_hosts(self._slots_and_cores(), threads)
         for message in self.plan.messages:
             log(message)
@@ -190,7 +194,7 @@ class DaskEngine:
 
 
 def make_engine(name: str, address: str | None = None, workers: int | None = None, threads: int | None = None,
-                log: Log = lambda _m: None):
+                log: Log = lambda _m: None, worker_timeout: float = 120):
     if name not in ENGINES:
         raise SlimlibError(f"--engine: {name!r} is not an engine; choose one of {', '.join(ENGINES)}")
     if name == "dask" and not address:
@@ -201,4 +205,4 @@ def make_engine(name: str, address: str | None = None, workers: int | None = Non
         if workers not in (None, 1):
             log(f"--workers {workers} is ignored with --engine inline: trials run one at a time in this process")
         return InlineEngine(threads, log)
-    return DaskEngine(address if name == "dask" else None, workers, threads, log)
+    return DaskEngine(address if name == "dask" else None, workers, threads, log, worker_timeout=worker_timeout)

@@ -12,8 +12,10 @@ ENGINE_HELP = """engines:
   local   (default) a Dask LocalCluster on 127.0.0.1, worker processes, no dashboard;
           nothing to install or start
   dask    an existing Dask cluster: --address tcp://HOST:PORT of its scheduler
-          (start one with `dask scheduler` and `dask worker tcp://HOST:PORT --nthreads 1
-          --preload slimlib.sweep.worker`; the base model must be reachable by every worker)
+          (start one with `dask scheduler --host HOST` and `dask worker tcp://HOST:PORT
+          --nthreads 1 --preload slimlib.sweep.worker`; both serve HTTP on --dashboard-address
+          even with --no-dashboard, so set it to a private address; the base model must be
+          reachable at the same path by every worker)
 Each worker loads the base model once and compresses a copy per trial; workers x
 --threads-per-worker never exceed a machine's cores (larger values are clamped, with a message).
 
