@@ -15,13 +15,18 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_helpers import APP, chart_spec, config_points, metric_values  # noqa: E402
 
-TIMEOUT = 600
+TIMEOUT = float(os.environ.get("SLIMLIB_APPTEST_TIMEOUT_S", "600"))  # first run loads the model
 
 
-@pytest.fixture(scope="module")
-def explore(tmp_path_factory, stsb_dev):
+@pytest.fixture(scope="module", params=["tiny", "minilm"])
+def explore(request, tmp_path_factory, stsb_dev):
+    """The Explore page on a tiny random BERT (fast) and on the bundled MiniLM (the real thing)."""
     os.environ["SLIMLIB_DATA_DIR"] = str(tmp_path_factory.mktemp("app-data"))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if request.param == "tiny":
+        from ui.config import default_config
+
+        at.session_state["config"] = default_config(model=str(request.getfixturevalue("tiny_bert_path")))
     at.run()
     assert not at.exception, at.exception
     return at

@@ -79,20 +79,35 @@ def wait_idle(page, timeout_ms: float) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
-def test_change_a_control_then_download_the_recipe(server, tmp_path):
+@pytest.fixture()
+def start_url(server, request):
+    """The page to open: by default a shared link whose recipe names a tiny random BERT folder (fast on a
+    busy machine); SLIMLIB_BROWSER_MODEL=minilm opens the bundled MiniLM instead. Returns (url, last layer)."""
+    if os.environ.get("SLIMLIB_BROWSER_MODEL", "tiny") == "minilm":
+        return server, 5
+    from slimlib.recipe import Recipe
+    from ui.config import encode_recipe
+
+    tiny = request.getfixturevalue("tiny_bert_path")
+    return f"{server}/?cfg={encode_recipe(Recipe(str(tiny), []))}", 2
+
+
+def test_change_a_control_then_download_the_recipe(start_url, tmp_path):
     from playwright.sync_api import sync_playwright
+
+    url, last_layer = start_url
 
     keep = os.environ.get("SLIMLIB_SCREENSHOT_DIR")
     wait_ms = WAIT_S * 1000
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(server)
+        page.goto(url)
         page.wait_for_selector(POINTS, timeout=wait_ms)
         wait_idle(page, wait_ms)
         before = page.locator(POINTS).count()
 
-        box = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]').filter(has_text="5").first
+        box = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]').filter(has_text=str(last_layer)).first
         if box.count() == 0 or box.locator("input").is_disabled():
             pytest.skip("the drop_layers op is not registered in this build")
         box.click()
@@ -111,7 +126,7 @@ def test_change_a_control_then_download_the_recipe(server, tmp_path):
         path = download_info.value.path()
         recipe = json.loads(Path(path).read_text(encoding="utf-8"))
         assert recipe["format"] == "slimlib.recipe/v1"
-        assert {"op": "drop_layers", "layers": [5]} in recipe["steps"]
+        assert {"op": "drop_layers", "layers": [last_layer]} in recipe["steps"]
         page.screenshot(path=str(tmp_path / "export.png"), full_page=True)
         browser.close()
     if keep:
