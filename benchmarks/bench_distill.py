@@ -1,0 +1,82 @@
+"""Distillation recovers structural compression: bundled all-MiniLM-L6-v2, STS-B dev, 2 threads.
+
+Each distill step trains on the sentences of STS-B *train* (never the dev pairs that are scored).
+The wall time of each training is read from the op's note (a cache hit says so: delete
+data/cache/distilled to retrain). The published sentence-transformers rows are other people's
+numbers on another model (stsb-roberta-base, 12 layers), shown for context only.
+"""
+from __future__ import annotations
+
+import re
+
+from common import STSB_TRAIN, describe_machine, evaluate_rows, row_cells
+
+# MSE on the pooled embedding with a short warm-up and cosine decay, batch 64, 64 tokens (STS
+# sentences are short). Not tuned: the shared machine was too loaded to try variants.
+DISTILL = {"op": "distill", "corpus": str(STSB_TRAIN), "steps": 500, "lr": 3e-4, "batch_size": 64,
+           "max_seq_length": 64, "loss": "mse", "seed": 0}
+KEEP_3_OF_6 = {"op": "drop_layers", "layers": [1, 3, 5]}  # every other layer, as DistilBERT initialises
+
+ROWS = [  # the int8 row reuses the cached training of the row before it
+    ("keep 3 of 6 layers + distill", [KEEP_3_OF_6, DISTILL]),
+    ("keep 3 of 6 layers + distill + int8", [KEEP_3_OF_6, DISTILL, {"op": "quantize", "bits": 8}]),
+    ("prune 50% of heads + distill", [{"op": "prune_heads", "fraction": 0.5}, DISTILL]),
+    ("share layers [[0,1],[2,3],[4,5]] + distill", [{"op": "share_layers", "groups": [[0, 1], [2, 3], [4, 5]]}, DISTILL]),
+    ("keep 3 of 6 layers, no recovery", [KEEP_3_OF_6]),
+]
+TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
+    "keep 3 of 6 layers + distill": (0.97, None),
+    "prune 50% of heads + distill": (0.98, None),
+    "keep 3 of 6 layers + distill + int8": (0.96, 5.0),
+}
+PUBLISHED = [  # sentence-transformers distillation README (stsb-roberta-base, 12 layers)
+    ("published: stsb-roberta-base 6 of 12 layers + distill", "1.7x", "99.8% (-0.2%)"),
+    ("published: stsb-roberta-base 4 of 12 layers + distill", "2.3x", "99.4% (-0.6%)"),
+]
+COLUMNS = ("variant", "params", "size MB", "size ratio", "speedup", "STS Spearman", "STS retained", "fidelity cos",
+           "how", "distill wall s", "target")
+
+
+def distill_seconds(notes: list[str]) -> str:
+    for note in notes:
+        if note.startswith("distill:"):
+            if "cache" in note:
+                return "cached"
+            found = re.search(r" in (\d+) s$", note)
+            return found.group(1) if found else "?"
+    return "-"
+
+
+def target_cell(label: str, result: dict) -> str:
+    if label not in TARGETS:
+        return ""
+    retained_min, speed_min = TARGETS[label]
+    ratios = result["ratios"]
+    ok = (ratios["sts_retained"] or 0) >= retained_min and (speed_min is None or (ratios["speedup"] or 0) >= speed_min)
+    wanted = f">= {retained_min:.0%} STS" + (f", >= {speed_min:g}x" if speed_min else "")
+    return f"{'met' if ok else 'MISSED'} ({wanted})"
+
+
+def main(rows=ROWS):
+    print(f"\n## Distillation — {describe_machine()}; distilled on STS-B train sentences\n", flush=True)
+    measured = evaluate_rows(rows)  # prints a progress table as rows land
+    print("\n| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for row in measured:
+        cells = row_cells(row["label"], row["result"])
+        cells += [distill_seconds(row["result"]["notes"]), target_cell(row["label"], row["result"])]
+        print("| " + " | ".join(cells) + " |")
+    for label, speed, retained in PUBLISHED:
+        print(f"| {label} | - | - | - | {speed} | - | {retained} | - | sentence-transformers distillation README | - | |")
+    return measured
+
+
+def run():
+    return main()
+
+
+if __name__ == "__main__":
+    import sys
+
+    wanted = sys.argv[1:]  # optional substrings of row labels, to run a subset
+    main([r for r in ROWS if not wanted or any(w in r[0] for w in wanted)])
