@@ -27,9 +27,10 @@ from slimlib.sweep.objectives import parse_objectives
 from test_sweep_run import tiny_axes  # tests/ is on sys.path (pytest's prepend import mode)
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_S = 300
+# Workers preload torch + transformers: seconds on an idle machine, minutes on an oversubscribed one.
+STARTUP_S = 600
 THIRD_SETTING = {"drop_layers.keep": 1, "low_rank.rank": 8, "factorize_embeddings.rank": 8, "quantize.bits": 4,
-                 "prune_ffn.keep": 0.25}  # workers import torch + transformers (preloaded): seconds when idle, minutes when busy
+                 "prune_ffn.keep": 0.25}
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
