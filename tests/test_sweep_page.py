@@ -43,7 +43,9 @@ def test_search_page_draws_the_front_and_opens_a_trial_in_explore(minilm):
     from streamlit.testing.v1 import AppTest
 
     fake_study("page")
-    at = AppTest.from_file(str(ROOT / "pages" / "6_Search.py"), default_timeout=120)
+    # Started from the app's entrypoint so that "Open in Explore" can switch pages.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.switch_page("pages/6_Search.py")
     at.session_state["search.study"] = "page"
     at.run()
     assert not at.exception, at.exception

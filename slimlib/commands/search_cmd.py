@@ -39,7 +39,7 @@ def run(args) -> int:
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid
     from ..sweep.objectives import default_objectives, parse_objectives
-    from ..sweep.options import json_printer, log, print_summary, text_printer
+    from ..sweep.options import json_printer, log, print_summary, stop_on_sigint, text_printer
     from ..sweep.samplers import make_sampler
     from ..sweep.space import default_space
 
@@ -57,6 +57,7 @@ def run(args) -> int:
                        data=args.data, quick=not args.full, storage_url=args.storage,
                        on_result=json_printer if args.json else text_printer, log=log)
     engine = make_engine(args.engine, args.address, args.workers, args.threads_per_worker, log)
+    config.should_stop = stop_on_sigint()
     try:
         summary = run_search(space, args.n_trials, engine, config, sampler)
     finally:

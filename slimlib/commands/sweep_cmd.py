@@ -35,7 +35,7 @@ def run(args) -> int:
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid
     from ..sweep.objectives import default_objectives, parse_objectives
-    from ..sweep.options import json_printer, log, print_summary, text_printer
+    from ..sweep.options import json_printer, log, print_summary, stop_on_sigint, text_printer
 
     spec = load_grid(args.grid)  # a bad grid fails here, before any cluster starts
     objectives = parse_objectives(args.objectives or default_objectives(bool(args.data)), bool(args.data))
@@ -43,6 +43,7 @@ def run(args) -> int:
                        quick=not args.full, storage_url=args.storage,
                        on_result=json_printer if args.json else text_printer, log=log)
     engine = make_engine(args.engine, args.address, args.workers, args.threads_per_worker, log)
+    config.should_stop = stop_on_sigint()
     try:
         summary = run_sweep(spec, engine, config, skip_invalid=args.skip_invalid)
     finally:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 
 from .engines import ENGINES
 from .objectives import METRICS
@@ -39,6 +41,23 @@ def add_run_arguments(p) -> None:
                                         "else size:min,speed:max,fidelity:max; sts without --data is rejected)")
     p.add_argument("--full", action="store_true", help="full measurements (default: quick, what the app shows live)")
     p.add_argument("--json", action="store_true", help="print one JSON line per finished trial, as it lands")
+
+
+def stop_on_sigint():
+    """Ctrl-C (or the app's Stop, which sends SIGINT) asks the driver to stop at its next check
+    (every few seconds), which re-queues the trials in flight; a second Ctrl-C aborts at once.
+    A flag rather than KeyboardInterrupt, because a blocking Dask wait does not always let one through.
+    Call it after the engine has started (Dask may install its own handler)."""
+    stop = threading.Event()
+
+    def handle(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log("stopping after the trials in flight are re-queued (Ctrl-C again to abort)")
+
+    signal.signal(signal.SIGINT, handle)
+    return stop.is_set
 
 
 def log(message: str) -> None:
