@@ -201,6 +201,7 @@ def _write(path: Path, scores: Scores, meta: dict) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             np.savez(out, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is ordinary data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
