@@ -57,9 +57,10 @@ def run(args) -> int:
                        data=args.data, quick=not args.full, storage_url=args.storage,
                        on_result=json_printer if args.json else text_printer, log=log)
     engine = make_engine(args.engine, args.address, args.workers, args.threads_per_worker, log)
-    config.should_stop = stop_on_sigint()
     try:
-        summary = run_search(space, args.n_trials, engine, config, sampler)
+        with stop_on_sigint() as should_stop:
+            config.should_stop = should_stop
+            summary = run_search(space, args.n_trials, engine, config, sampler)
     finally:
         engine.close()
     print_summary(summary, args.json)

@@ -43,9 +43,10 @@ def run(args) -> int:
                        quick=not args.full, storage_url=args.storage,
                        on_result=json_printer if args.json else text_printer, log=log)
     engine = make_engine(args.engine, args.address, args.workers, args.threads_per_worker, log)
-    config.should_stop = stop_on_sigint()
     try:
-        summary = run_sweep(spec, engine, config, skip_invalid=args.skip_invalid)
+        with stop_on_sigint() as should_stop:
+            config.should_stop = should_stop
+            summary = run_sweep(spec, engine, config, skip_invalid=args.skip_invalid)
     finally:
         engine.close()
     print_summary(summary, args.json)

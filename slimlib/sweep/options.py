@@ -1,6 +1,7 @@
 """Command-line options and output shared by `sweep` and `search`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -43,11 +44,13 @@ def add_run_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON line per finished trial, as it lands")
 
 
+@contextlib.contextmanager
 def stop_on_sigint():
     """Ctrl-C (or the app's Stop, which sends SIGINT) asks the driver to stop at its next check
     (every few seconds), which re-queues the trials in flight; a second Ctrl-C aborts at once.
     A flag rather than KeyboardInterrupt, because a blocking Dask wait does not always let one through.
-    Call it after the engine has started (Dask may install its own handler)."""
+    Enter it after the engine has started (Dask may install its own handler); the previous handler
+    comes back on exit. Yields the `should_stop` callable for the driver."""
     stop = threading.Event()
 
     def handle(_signum, _frame):
@@ -56,8 +59,11 @@ def stop_on_sigint():
         stop.set()
         log("stopping after the trials in flight are re-queued (Ctrl-C again to abort)")
 
-    signal.signal(signal.SIGINT, handle)
-    return stop.is_set
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield stop.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def log(message: str) -> None:
