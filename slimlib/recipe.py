@@ -439,8 +439,14 @@ class Recipe:
     # Queries ---------------------------------------------------------------------------
     def check(self, shape: ModelShape) -> ModelShape:
         """Check every step against the model's shape; returns the final shape."""
-        for step in self.steps:
+        for index, step in enumerate(self.steps):
+            step.where = f"steps[{index}]"
             shape = step.check(shape)
+        quantize_at = next((i for i, s in enumerate(self.steps) if s.op == "quantize"), None)
+        if quantize_at is not None and quantize_at != len(self.steps) - 1:
+            later = self.steps[quantize_at + 1]
+            raise RecipeError(f"{later.where}.op: {later.op} cannot follow quantize ({self.steps[quantize_at].where}); "
+                              "quantize must be the last step")
         return shape
 
     def find(self, op: str) -> Step | None:

@@ -58,7 +58,8 @@ def test_empty_recipe_is_the_baseline():
 
 @pytest.mark.parametrize("steps,message", [
     ([{"op": "low_rank", "rank": 900}], r"steps\[0\]\.rank: 900 exceeds 384, the smallest dimension of the targeted layers"),
-    ([{"op": "quantize", "bits": 8}, {"op": "low_rank", "rank": 900}], r"steps\[1\]\.rank: 900 exceeds 384"),
+    ([{"op": "prune_ffn", "keep": 0.5}, {"op": "low_rank", "rank": 900}], r"steps\[1\]\.rank: 900 exceeds 384"),
+    ([{"op": "quantize", "bits": 8}, {"op": "distill"}], r"steps\[1\]\.op: distill cannot follow quantize \(steps\[0\]\); quantize must be the last step"),
     ([{"op": "quantize", "bits": 5}], r"steps\[0\]\.bits: 5 is not allowed; choose one of 32, 16, 8, 4, 3, 2"),
     ([{"op": "prune_heads", "per_layer": 13}], r"steps\[0\]\.per_layer: 13 exceeds 12"),
     ([{"op": "prune_heads", "heads": {"0": [12]}}], r"steps\[0\]\.heads\.0: head ids \[12\] do not exist"),
@@ -133,6 +134,12 @@ def test_canonical_order_and_make_step():
                            make_step("prune_heads", per_layer=2)])
     assert [s.op for s in recipe.canonical().steps] == ["prune_heads", "drop_layers", "quantize"]
     assert recipe.canonical().key() != recipe.key()  # order is part of what a recipe does
+
+
+def test_steps_built_in_python_are_named_by_position_when_checked():
+    recipe = Recipe(steps=[make_step("prune_ffn", keep=0.5), make_step("low_rank", rank=900)])
+    with pytest.raises(RecipeError, match=r"^steps\[1\]\.rank: 900 exceeds"):
+        recipe.check(MINILM_SHAPE)
 
 
 def test_explicit_heads_are_normalised():
