@@ -181,7 +181,10 @@ def trim_vocab(ctx: OpContext, step: TrimVocab) -> None:
                                       f"need {exc.needed} tokens; raise max_tokens to at least {exc.needed}") from None
     new_id = {old: new for new, old in enumerate(kept)}
     ctx.progress("trim_vocab: rewriting the tokenizer", 0.5)
-    new_tokenizer = trimmed_tokenizer(tokenizer, new_id)
+    try:
+        new_tokenizer = trimmed_tokenizer(tokenizer, new_id)
+    except ValueError as exc:  # a tokenizer model other than WordPiece (e.g. BPE, Unigram)
+        raise step.fail("corpus", f"cannot trim this model's vocabulary: {exc}") from None
     new_tokenizer.model_max_length = tokenizer.model_max_length  # sentence-transformers' max_seq_length lives here
     transformer.processor = new_tokenizer
     pad_id = new_id.get(model_pad) if model_pad is not None else None
