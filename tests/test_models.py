@@ -22,7 +22,7 @@ def test_bundled_minilm(minilm):
 def test_tiny_models_load_from_folders(tiny):
     shape = model_shape(tiny.model, tiny.arch)
     assert shape.num_layers == 3 and shape.heads == [4, 4, 4] and shape.hidden == 64
-    assert load_base(tiny.path) is tiny  # cached per process
+    assert load_base(tiny.path) is load_base(tiny.path)  # cached per process
 
 
 def test_missing_folder_and_file(tmp_path):
