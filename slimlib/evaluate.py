@@ -34,6 +34,11 @@ _baseline_cache: dict[tuple, dict] = {}
 def _baseline_static(base, pairs_key, pairs) -> dict:
     """Baseline params, size and STS: deterministic, so computed once per process."""
     key = (base.content_hash, pairs_key)
+    with base.lock:
+        return _baseline_static_locked(base, key, pairs)
+
+
+def _baseline_static_locked(base, key, pairs) -> dict:
     if key not in _baseline_cache:
         _baseline_cache[key] = {
             "params": measure.count_params(base.model),
@@ -74,7 +79,8 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
         embeddings = measure.encode(model, fid_sentences)
         sentences = measure.speed_sentences(False)
         timed = {"baseline": base.model, "compressed": model} if speed_measured else {"baseline": base.model}
-        speeds = measure.throughput(timed, sentences, runs=options.speed_runs)
+        with base.lock:
+            speeds = measure.throughput(timed, sentences, runs=options.speed_runs)
         speeds.setdefault("compressed", None)  # no kernel: the baseline alone is reported
         baseline_speed_how = "interleaved with the compressed model in this process"
     result.update(measure.fidelity(measure.base_embeddings(base, fid_sentences), embeddings))
@@ -120,9 +126,10 @@ def _quick_speed_and_fidelity(base, model, speed_measured: bool, threads: int):
     sentences = measure.fidelity_sentences(True)
     key = (base.content_hash, threads, len(sentences))
     how = "measured earlier in this process (quick mode)"
-    if key not in _quick_baseline_speed:
-        _quick_baseline_speed[key] = measure.throughput({"baseline": base.model}, sentences, runs=QUICK_RUNS)["baseline"]
-        how = "measured just before, in this process (quick mode)"
+    with base.lock:
+        if key not in _quick_baseline_speed:
+            _quick_baseline_speed[key] = measure.throughput({"baseline": base.model}, sentences, runs=QUICK_RUNS)["baseline"]
+            how = "measured just before, in this process (quick mode)"
     speeds = {"baseline": _quick_baseline_speed[key], "compressed": None}
     if speed_measured:
         measure.encode(model, sentences[:16])  # warm-up: first calls allocate and pick kernels

@@ -133,8 +133,9 @@ _embedding_cache: dict[tuple, np.ndarray] = {}
 def base_embeddings(base, sentences) -> np.ndarray:
     """The base model's embeddings, cached per (model content, sentences) for this process."""
     key = (base.content_hash, sentences_hash(sentences))
-    if key not in _embedding_cache:
-        if len(_embedding_cache) > 16:
-            _embedding_cache.clear()
-        _embedding_cache[key] = encode(base.model, sentences)
-    return _embedding_cache[key]
+    with base.lock:  # the shared base's tokenizer is not thread-safe across app sessions
+        if key not in _embedding_cache:
+            if len(_embedding_cache) > 16:
+                _embedding_cache.clear()
+            _embedding_cache[key] = encode(base.model, sentences)
+        return _embedding_cache[key]

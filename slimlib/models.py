@@ -31,11 +31,13 @@ class BaseModel:
     model: object  # a SentenceTransformer; never compress it in place
     arch: ArchSpec
     content_hash: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Held while anything runs the shared base model: its fast tokenizer raises "Already borrowed"
+    # when two threads (two app sessions) encode at once, and speed runs must not overlap anyway.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def fresh_copy(self):
         """A deep copy to compress; the cached base stays untouched."""
-        with self._lock:  # deepcopy of a module being read by another thread is fine; this guards against torch lazy init races
+        with self.lock:
             return copy.deepcopy(self.model)
 
 

@@ -55,8 +55,9 @@ def distill(ctx: OpContext, step: Distill) -> None:
                                           max_seq_length=step.max_seq_length, loss=step.loss)
     ctx.progress(f"distill: teacher embeddings of {len(sentences)} sentences", 0.0)
     teacher_key = distillation.teacher_cache_key(ctx.base.content_hash, corpus_hash, step.max_seq_length)
-    targets = distillation.cached_teacher_embeddings(ctx.base.model, sentences, step.max_seq_length,
-                                                     cache_dir("teacher"), teacher_key, ctx.check_stop)
+    with ctx.base.lock:  # the shared base model: one user of it at a time
+        targets = distillation.cached_teacher_embeddings(ctx.base.model, sentences, step.max_seq_length,
+                                                         cache_dir("teacher"), teacher_key, ctx.check_stop)
     started = time.perf_counter()
     losses = train(ctx, sentences, targets, settings)
     seconds = time.perf_counter() - started
