@@ -1,8 +1,8 @@
 """Evaluating configs from the app: the data choice, the result caches and the history.
 
-A result is looked up in three places, fastest first: `st.cache_data` (this server process), the
-SQLite history (survives restarts), and only then computed with `slimlib.evaluate.evaluate`. Every
-computed result is written to the history, which is also what the trade-off chart draws.
+A result is looked up in the SQLite history (keyed by model, recipe, data and quick; survives
+restarts) and only then computed with `slimlib.evaluate.evaluate`. Every computed result is written
+to the history, which is also what the trade-off chart draws.
 """
 from __future__ import annotations
 
@@ -80,14 +80,6 @@ def save_upload(name: str, data: bytes) -> Path:
     return path
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def _cached_evaluate(model_hash: str, recipe_json: str, data_key: str, quick: bool, _data: DataChoice, _progress=None,
-                     _should_stop=None) -> dict:
-    # model_hash, recipe_json, data_key and quick are the cache key; the underscored ones are not hashed.
-    recipe = Recipe.from_json(recipe_json)
-    return evaluate(recipe, _data.options(quick), progress=_progress, should_stop=_should_stop)
-
-
 def lookup(recipe: Recipe, data: DataChoice, quick: bool) -> Entry | None:
     base = base_model(recipe.base_model)
     return history().find(base.content_hash, recipe.key(), data.key(quick), quick)
@@ -97,17 +89,16 @@ def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=N
                        use_streamlit_cache: bool = True) -> Entry:
     """The stored entry for (model, recipe, data, quick), computing it if needed.
 
-    Background jobs pass use_streamlit_cache=False: st.cache_data needs a script run context.
+    Background jobs pass use_streamlit_cache=False: the st.cache_resource base loader needs a script run context.
     """
     base = base_model(recipe.base_model) if use_streamlit_cache else _plain_base(recipe.base_model)
     store = history()
     found = store.find(base.content_hash, recipe.key(), data.key(quick), quick)
     if found is not None:
         return found
-    if use_streamlit_cache:
-        result = _cached_evaluate(base.content_hash, recipe.to_json(), data.key(quick), quick, data, progress, should_stop)
-    else:
-        result = evaluate(recipe, data.options(quick), progress=progress, should_stop=should_stop)
+    # The history is the cache (keyed by model, recipe, data, quick). No st.cache_data here: its element
+    # replay breaks when two sessions run the same cached call while drawing a progress bar.
+    result = evaluate(recipe, data.options(quick), progress=progress, should_stop=should_stop)
     return store.add(result, model_hash=base.content_hash, data_key=data.key(quick), data_label=data.label)
 
 
