@@ -151,6 +151,27 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * progress))
 
 
+BUCKET_BATCHES = 16  # batches drawn together and sorted by length before they are split
+
+
+def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch of batches, length-bucketed: shuffle, sort each run of BUCKET_BATCHES batches by
+    length, cut it into batches, then shuffle the batches.
+
+    A batch pads to its longest sentence, so random batches of short STS sentences spend most of
+    their compute on padding (about 3x on STS-B train at batch 64); bucketing keeps the batches
+    random in content and order but similar in length. Deterministic for a generator state.
+    """
+    permutation = torch.randperm(len(lengths), generator=generator).tolist()
+    span = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(permutation), span):
+        chunk = sorted(permutation[start:start + span], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffled]
+
+
 def train_student(student, sentences: list[str], targets: np.ndarray, settings: TrainSettings,
                   trainable: list[nn.Parameter], progress: Callable[[int, float], None] = lambda _i, _l: None,
                   check_stop: Callable[[], None] = lambda: None) -> list[float]:
@@ -172,12 +193,13 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
         torch.manual_seed(settings.seed)
         student.train()
         try:
-            queue: list[int] = []
+            lengths = [len(s) for s in sentences]  # characters: a cheap, monotone proxy for tokens
+            queue: list[list[int]] = []
             for step in range(settings.steps):
                 check_stop()
-                if len(queue) < batch:
-                    queue += torch.randperm(len(sentences), generator=order).tolist()
-                index, queue = queue[:batch], queue[batch:]
+                if not queue:
+                    queue = batch_order(lengths, batch, order)
+                index = queue.pop(0)
                 predicted = embed(student, [sentences[i] for i in index], settings.max_seq_length)
                 loss = embedding_loss(predicted, target_tensor[index], settings.loss)
                 optimizer.zero_grad(set_to_none=True)

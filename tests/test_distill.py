@@ -195,3 +195,20 @@ def test_teacher_targets_match_the_models_own_embeddings(tiny_bert):
     # No Normalize module in the tiny model: the targets are its ordinary embeddings.
     targets = distillation.teacher_embeddings(tiny_bert.model, SAMPLE_SENTENCES, 64)
     np.testing.assert_allclose(targets, measure.encode(tiny_bert.model, SAMPLE_SENTENCES), atol=1e-5)
+
+
+def test_batch_order_covers_every_sentence_once_in_length_buckets():
+    lengths = [(i * 37) % 101 for i in range(1000)]  # lengths scattered over the corpus
+    batches = distillation.batch_order(lengths, 10, torch.Generator().manual_seed(3))
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(1000))  # one epoch: every sentence exactly once
+    assert all(len(batch) == 10 for batch in batches)
+    # Bucketed: a batch's length spread is far below that of a random batch (padding saved).
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 15, spread
+    # Still shuffled: the batch order is not sorted by length, and the seed decides it.
+    firsts = [lengths[b[0]] for b in batches]
+    assert firsts != sorted(firsts)
+    again = distillation.batch_order(lengths, 10, torch.Generator().manual_seed(3))
+    other = distillation.batch_order(lengths, 10, torch.Generator().manual_seed(4))
+    assert again == batches and other != batches
