@@ -128,17 +128,21 @@ def test_embeddings_false_keeps_the_table_in_float(tiny_bert):
 
 
 # Labels and notes -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant,label", [
-    ("bf16", None),
-    ("int8", "measured (ONNX Runtime int8, dynamic per-channel)"),
-    ("int4", "measured (dequantized to fp32 at load: no int4 kernel)"),
-    ("int3", "not measured: no kernel"),
-    ("int2", "not measured: no kernel"),
+PACKED = "measured on the packed weights (fake-quantized: dequantized to fp32)"
+
+
+@pytest.mark.parametrize("variant,label,accuracy", [
+    ("bf16", None, None),
+    ("int8", "measured (ONNX Runtime int8, dynamic per-channel)", None),
+    ("int4", "measured (dequantized to fp32 at load: no int4 kernel)", PACKED),
+    ("int3", "not measured: no kernel", PACKED),
+    ("int2", "not measured: no kernel", PACKED),
 ])
-def test_speed_labels_say_how_speed_is_obtained(tiny_bert, variant, label):
+def test_labels_say_how_speed_and_accuracy_are_obtained(tiny_bert, variant, label, accuracy):
     compressed = apply_recipe(recipe(tiny_bert, {"op": "quantize", **VARIANTS[variant]}), tiny_bert)
     assert compressed.labels.get("sentences_per_s") == label
-    assert "sts_spearman" not in compressed.labels  # accuracy is measured on the real (packed) weights
+    assert compressed.labels.get("sts_spearman") == accuracy
+    assert compressed.labels.get("fidelity_cosine") == accuracy
 
 
 def test_fp16_note_warns_it_is_slow_on_cpu(tiny_bert):

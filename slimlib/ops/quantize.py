@@ -30,6 +30,9 @@ from ..recipe import Quantize
 LABEL_INT8 = "measured (ONNX Runtime int8, dynamic per-channel)"
 LABEL_INT4 = "measured (dequantized to fp32 at load: no int4 kernel)"
 LABEL_NO_KERNEL = "not measured: no kernel"
+# Packed weights compute as their dequantized fp32 values: the accuracy is that of the real file,
+# obtained by fake quantization (no integer arithmetic), and the label says both.
+LABEL_PACKED_ACCURACY = "measured on the packed weights (fake-quantized: dequantized to fp32)"
 
 
 @register_op("quantize")
@@ -130,6 +133,7 @@ def _to_packed(ctx: OpContext, step: Quantize) -> None:
                      + (" and the word-embedding table" if with_table else ""))
     if skipped:
         ctx.notes.append(f"{skipped} Linear layers inside low-rank/factorized modules stay fp32")
+    ctx.labels["sts_spearman"] = ctx.labels["fidelity_cosine"] = LABEL_PACKED_ACCURACY
     if bits == 4:
         ctx.notes.append("no fast int4 kernel on this CPU: weights are dequantized to fp32 at load, "
                          "so speed is that of fp32; the file is really 4-bit")
