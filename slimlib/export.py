@@ -6,12 +6,25 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from .errors import SlimlibError
 
 RECIPE_NAME = "slimlib_recipe.json"
 # Files a fast tokenizer does not need once tokenizer.json exists; leaving them out keeps the
 # artifact honest about its size (vocab.txt alone is 0.2 MB).
 REDUNDANT_FILES = ("vocab.txt", "README.md")
+# What writing a model folder raises when the disk is full or the folder vanishes: safetensors
+# reports I/O failures as its own exception, not as OSError.
+WRITE_ERRORS = (OSError, SafetensorError)
+
+
+def write_error_reason(exc: BaseException) -> str:
+    """The OS's words for a failed write ("No space left on device"), whichever library raised it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return "No space left on device" if "os error 28" in text else text
 
 
 def save_model(compressed, folder: str | Path) -> Path:
@@ -29,9 +42,9 @@ def save_model(compressed, folder: str | Path) -> Path:
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)
-    except OSError as exc:
+    except WRITE_ERRORS as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SlimlibError(f"{folder}: could not save the model ({exc.strerror or exc})") from None
+        raise SlimlibError(f"{folder}: could not save the model ({write_error_reason(exc)})") from None
     return folder
 
 

@@ -1,6 +1,7 @@
 """Export: model folder + recipe + model card, HTML report, safe destinations."""
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -57,6 +58,30 @@ def test_unwritable_destination_as_root_via_a_file_in_the_way(tiny_bert, tmp_pat
     blocker.write_text("x")
     with pytest.raises(SlimlibError):
         export(tiny_recipe(tiny_bert), blocker / "out", measure=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 12 MB tmpfs: room for one tiny-model export (~8.6 MB), not two. Needs root (mount)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_full_disk_is_one_message_and_the_earlier_export_survives(tiny_bert, small_disk):
+    from sentence_transformers import SentenceTransformer
+
+    first = export(tiny_recipe(tiny_bert), small_disk / "first", measure=False)
+    before = SentenceTransformer(str(first), device="cpu").encode(["a full disk"], convert_to_numpy=True)
+    with pytest.raises(SlimlibError, match=r"second: could not save the model \(No space left on device\)"):
+        export(tiny_recipe(tiny_bert), small_disk / "second", measure=False)
+    assert sorted(p.name for p in small_disk.iterdir()) == ["first"]  # no half-written folder left behind
+    after = SentenceTransformer(str(first), device="cpu").encode(["a full disk"], convert_to_numpy=True)
+    assert (before == after).all()
 
 
 def test_report_is_self_contained_html(tiny_bert, tmp_path, capsys):

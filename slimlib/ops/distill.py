@@ -24,6 +24,7 @@ from safetensors.torch import load_file
 from .. import distillation
 from ..corpus import load_sentences, sentences_hash
 from ..errors import DataFileError
+from ..export import WRITE_ERRORS
 from ..paths import cache_dir
 from ..pipeline import OpContext, register_op
 from ..recipe import Distill
@@ -121,13 +122,16 @@ def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettin
 
 def store_trained(ctx: OpContext, folder: Path) -> None:
     """Save the student's weights with the slimlib save path (shared weights once, safetensors)."""
+    staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=".distilled-", dir=folder.parent))
         ctx.slim.save_pretrained(staging)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
-    except OSError as exc:  # a cache that cannot be written only costs time
+    except WRITE_ERRORS as exc:  # a cache that cannot be written only costs time
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         warnings.warn(f"{folder}: could not cache the distilled weights ({exc})", stacklevel=2)
         return
     _evict_old_entries(folder.parent)
