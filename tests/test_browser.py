@@ -9,74 +9,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
-# Model loading plus the first quick evaluation: seconds on an idle machine, minutes on a busy one.
-WAIT_S = float(os.environ.get("SLIMLIB_BROWSER_WAIT_S", "900"))
-POINTS = ".js-plotly-plot .scatterlayer .trace path.point"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"streamlit exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("streamlit did not become healthy")
+from browser_support import (POINTS, WAIT_MS, free_port, launch, open_and_wait, require_browser, start_streamlit,
+                             stop_streamlit, wait_idle)
 
 
 @pytest.fixture()
 def server(tmp_path):
-    if not CHROMIUM.is_file():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     port = free_port()
-    env = {**os.environ, "SLIMLIB_DATA_DIR": str(tmp_path / "data")}
     log = open(tmp_path / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = start_streamlit(tmp_path / "data", port, log)
     try:
-        wait_healthy(url, process, 180)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_streamlit(process)
         log.close()
-
-
-def wait_idle(page, timeout_ms: float) -> None:
-    """Until the script run finishes (Streamlit shows a 'running' status widget meanwhile)."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
 @pytest.fixture()
@@ -98,13 +49,11 @@ def test_change_a_control_then_download_the_recipe(start_url, tmp_path):
     url, last_layer = start_url
 
     keep = os.environ.get("SLIMLIB_SCREENSHOT_DIR")
-    wait_ms = WAIT_S * 1000
+    wait_ms = WAIT_MS
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(url)
-        page.wait_for_selector(POINTS, timeout=wait_ms)
-        wait_idle(page, wait_ms)
+        open_and_wait(page, url)
         before = page.locator(POINTS).count()
 
         box = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]').filter(has_text=str(last_layer)).first

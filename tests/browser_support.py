@@ -1,0 +1,94 @@
+"""What the real-browser tests share: Debian chromium flags, a Streamlit server on a free loopback
+port, and waiting for a page to finish its script run with the chart drawn."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
+# Model loading plus the first quick evaluation: seconds on an idle machine, minutes on a busy one.
+WAIT_S = float(os.environ.get("SLIMLIB_BROWSER_WAIT_S", "900"))
+WAIT_MS = WAIT_S * 1000
+POINTS = ".js-plotly-plot .scatterlayer .trace path.point"
+
+
+def require_browser():
+    """The playwright sync API, or a skip when chromium or playwright is missing."""
+    if not CHROMIUM.is_file():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"streamlit exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("streamlit did not become healthy")
+
+
+def start_streamlit(data_dir: Path, port: int, log, *extra: str) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port with its history in data_dir; returns once healthy."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
+        cwd=ROOT, env={**os.environ, "SLIMLIB_DATA_DIR": str(data_dir)}, stdout=log, stderr=subprocess.STDOUT)
+    wait_healthy(f"http://127.0.0.1:{port}", process, 180)
+    return process
+
+
+def stop_streamlit(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+
+
+def wait_idle(page, timeout_ms: float = WAIT_MS) -> None:
+    """Until the script run finishes (Streamlit shows a 'running' status widget meanwhile)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def open_and_wait(page, url: str, timeout_ms: float = WAIT_MS) -> None:
+    """Open the Explore page and wait until its chart has points and the script run is over."""
+    page.goto(url)
+    page.wait_for_selector(POINTS, timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def metric_texts(page) -> dict[str, str]:
+    """Metric card label -> value as the browser shows them."""
+    out = {}
+    for card in page.locator('[data-testid="stMetric"]').all():
+        label = card.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        out[label] = card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out
