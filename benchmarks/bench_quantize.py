@@ -57,9 +57,9 @@ def row_of(name: str, result: dict) -> dict:
     }
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], header: bool = True) -> str:
     heads = list(rows[0])
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)] if header else []
     for row in rows:
         lines.append("| " + " | ".join("n/a" if row[h] is None else str(row[h]) for h in heads) + " |")
     return "\n".join(lines)
@@ -93,12 +93,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                        "steps": [{"op": "quantize", **VARIANTS[name]}]})
             result = evaluate(recipe, options)
             rows.append(row_of(name, result))
-            print(f"{name}: done", file=sys.stderr, flush=True)
+            print(markdown(rows[-1:], header=len(rows) == 1), flush=True)  # a cut-off run keeps its rows
         base = result["baseline"]
     print(f"baseline fp32 torch: {base['size_bytes'] / 1e6:.1f} MB, STS {base['sts_spearman']}, "
           f"{base['sentences_per_s']} sentences/s at {args.threads} threads ({result['measurement']['hardware']['cpu']}, "
           f"{', '.join(result['measurement']['hardware']['features'])})")
-    print(markdown(rows))
+    print("\n" + markdown(rows))
     for line in int8_verdict(rows):
         print(line)
     return rows
