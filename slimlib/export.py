@@ -83,11 +83,14 @@ def export(recipe, out: str | Path, onnx: bool = False, data: str | None = None,
     folder = save_model(compressed, out)
     onnx_name = None
     if onnx:
-        onnx_name = write_onnx(compressed, folder)
+        try:
+            onnx_name = write_onnx(compressed, folder)
+        except WRITE_ERRORS as exc:
+            raise SlimlibError(f"{folder}: could not write the ONNX file ({write_error_reason(exc)})") from None
     try:
         (folder / "README.md").write_text(model_card.render(compressed.recipe, result, onnx_name), encoding="utf-8")
     except OSError as exc:
-        raise SlimlibError(f"{folder}: could not write the model card ({exc.strerror})") from None
+        raise SlimlibError(f"{folder}: could not write the model card ({write_error_reason(exc)})") from None
     return folder
 
 

@@ -100,3 +100,8 @@ def test_report_is_self_contained_html(tiny_bert, tmp_path, capsys):
     assert "plotly" in page and "<script src=\"http" not in page  # plotly.js embedded, no CDN
     assert page.count("<tr>") == 3  # header + two recipes
     assert "baseline (no steps)" in page and "the &lt;b&gt;second&lt;/b&gt; one" in page  # escaped
+
+
+def test_full_disk_while_writing_the_onnx_file_is_one_message(tiny_bert, small_disk):
+    with pytest.raises(SlimlibError, match=r"could not write the ONNX file \(No space left on device\)"):
+        export(tiny_recipe(tiny_bert), small_disk / "with-onnx", onnx=True, measure=False)
