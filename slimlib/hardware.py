@@ -39,6 +39,17 @@ def cpu_info() -> dict:
     }
 
 
+def bit_width_advice(info: dict | None = None) -> str:
+    """One line on what this CPU means for the bit-width choice (the app and `inspect` show it)."""
+    info = info or cpu_info()
+    features = ", ".join(info["features"]) or "none of AVX2 / AVX-512 / VNNI / BF16 / AMX"
+    int8 = ("int8 dot-product instructions present: ONNX Runtime int8 pays well" if info["int8_fast"] else
+            "no VNNI/AMX: ONNX Runtime int8 still runs faster than fp32, but gains less than on a VNNI CPU")
+    bf16 = ("native bf16: bf16 should run faster than fp32" if info["bf16_fast"] else
+            "no native bf16: bf16 runs emulated, expect it no faster than fp32")
+    return f"This CPU ({info['cpu']}, {info['cores']} cores): {features}. {int8}; {bf16}; fp16 is slow on CPUs."
+
+
 def library_versions() -> dict:
     import importlib.metadata as md
 

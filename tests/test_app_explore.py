@@ -43,6 +43,8 @@ def test_first_run_shows_baseline_metrics_and_chart(explore):
     names = [trace.get("name") for trace in spec["data"]]
     assert "baseline (measured here)" in names
     assert "published, not measured here" in names
+    # Whether int8 / bf16 pay depends on the CPU: the quantization controls say what this one has.
+    assert any(c.value.startswith("This CPU (") for c in at.sidebar.caption)
 
 
 def test_changing_a_control_adds_a_point_and_changes_the_metrics(explore):

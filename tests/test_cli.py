@@ -93,6 +93,7 @@ def test_inspect_breaks_down_parameters(minilm, capsys):
     assert main(["inspect", "all-MiniLM-L6-v2"]) == 0
     text = capsys.readouterr().out
     assert "22,713,216 parameters" in text and "embeddings" in text
+    assert "This CPU (" in text and "fp16 is slow on CPUs" in text
 
 
 def test_inspect_unknown_model_is_exit_2(tmp_path, capsys):

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from slimlib.errors import SlimlibError
+from slimlib.hardware import bit_width_advice
 from slimlib.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, ModelShape
 
 from . import state
@@ -168,6 +169,7 @@ def op_controls(shape: ModelShape, available: frozenset[str], problems: dict[str
     with st.expander(OP_TITLES["quantize"], expanded=True):
         off = _unavailable("quantize", available, problems)
         st.select_slider("Weight bits (32 = off)", [32, 16, 8, 4, 3, 2], key="w.bits", disabled=off)
+        st.caption(bit_width_advice())
 
     with st.expander(OP_TITLES["distill"], expanded=True):
         off = _unavailable("distill", available, problems)

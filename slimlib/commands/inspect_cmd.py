@@ -44,6 +44,8 @@ def describe(model_name: str) -> dict:
 
 
 def run(args) -> int:
+    from ..hardware import bit_width_advice
+
     info = describe(args.model)
     if args.json:
         print_json(info)
@@ -63,4 +65,5 @@ def run(args) -> int:
     for layer in info["params_per_layer"]:
         print("    " + layer["layer"] + ": " + ", ".join(f"{k} {v:,}" for k, v in layer.items() if k != "layer"))
     print("  ops that apply: " + ", ".join(info["ops"]))
+    print("  " + bit_width_advice())
     return 0
