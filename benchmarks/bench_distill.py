@@ -43,12 +43,12 @@ COLUMNS = ("variant", "params", "size MB", "size ratio", "speedup", "STS Spearma
 
 
 def distill_seconds(notes: list[str]) -> str:
+    """The training's wall time, also when the weights came from the cache (its record keeps it)."""
     for note in notes:
         if note.startswith("distill:"):
-            if "cache" in note:
-                return "cached"
-            found = re.search(r" in (\d+) s$", note)
-            return found.group(1) if found else "?"
+            found = re.search(r"(?:in|trained in) (\d+) s\)?$", note)
+            seconds = found.group(1) if found else "?"
+            return f"{seconds} (cached)" if "cache" in note else seconds
     return "-"
 
 

@@ -49,7 +49,7 @@ def distill(ctx: OpContext, step: Distill) -> None:
     key = trained_cache_key(ctx, step)
     folder = cache_dir("distilled") / key
     if load_trained(ctx, folder):
-        ctx.notes.append(f"distill: trained weights loaded from the cache ({key[:12]})")
+        ctx.notes.append(f"distill: trained weights loaded from the cache ({key[:12]}{_trained_how(folder)})")
         return
 
     settings = distillation.TrainSettings(steps=step.steps, lr=step.lr, batch_size=step.batch_size, seed=step.seed,
@@ -62,9 +62,11 @@ def distill(ctx: OpContext, step: Distill) -> None:
     started = time.perf_counter()
     losses = train(ctx, sentences, targets, settings)
     seconds = time.perf_counter() - started
-    store_trained(ctx, folder)
+    final_loss = sum(losses[-10:]) / len(losses[-10:])
+    store_trained(ctx, folder, {"seconds": round(seconds, 1), "loss_first": losses[0], "loss_last": final_loss,
+                                "threads": torch.get_num_threads()})
     ctx.notes.append(f"distill: {step.steps} steps on {len(sentences)} sentences, loss {losses[0]:.4f} -> "
-                     f"{sum(losses[-10:]) / len(losses[-10:]):.4f} in {seconds:.0f} s")
+                     f"{final_loss:.4f} in {seconds:.0f} s")
 
 
 def require_trainable(ctx: OpContext, step: Distill) -> None:
@@ -120,12 +122,17 @@ def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettin
 
 # Trained-weights cache ------------------------------------------------------------------------
 
-def store_trained(ctx: OpContext, folder: Path) -> None:
-    """Save the student's weights with the slimlib save path (shared weights once, safetensors)."""
+TRAINING_RECORD = "training.json"
+
+
+def store_trained(ctx: OpContext, folder: Path, record: dict) -> None:
+    """Save the student's weights with the slimlib save path (shared weights once, safetensors),
+    beside a record of how the training went (its wall time is reported again on a cache hit)."""
     staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=".distilled-", dir=folder.parent))
         ctx.slim.save_pretrained(staging)
+        (staging / TRAINING_RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
@@ -135,6 +142,15 @@ def store_trained(ctx: OpContext, folder: Path) -> None:
         warnings.warn(f"{folder}: could not cache the distilled weights ({exc})", stacklevel=2)
         return
     _evict_old_entries(folder.parent)
+
+
+def _trained_how(folder: Path) -> str:
+    """", trained in N s" from the cache entry's record, or nothing for an entry without one."""
+    try:
+        record = json.loads((folder / TRAINING_RECORD).read_text(encoding="utf-8"))
+        return f", trained in {float(record['seconds']):.0f} s"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def load_trained(ctx: OpContext, folder: Path) -> bool:
