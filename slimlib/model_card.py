@@ -12,7 +12,7 @@ def render(recipe, result: dict | None, onnx_file: str | None = None) -> str:
     lines = [
         f"# {recipe.name or 'Compressed ' + recipe.base_model}",
         "",
-        f"Compressed from `{recipe.base_model}` with [slimlib](https://example.invalid/slimlib) by this recipe "
+        f"Compressed from `{recipe.base_model}` with slimlib by this recipe "
         "(also in `slimlib_recipe.json`):",
         "",
         "```json",
@@ -42,7 +42,7 @@ def render(recipe, result: dict | None, onnx_file: str | None = None) -> str:
         f"| parameters | {b['params']:,} | {c['params']:,} | {_fmt(r['params'], '{:.3f}')} | {labels.get('params', '')} |",
         f"| size (bytes of this folder's model files) | {b['size_bytes']:,} | {c['size_bytes']:,} | {_fmt(r['size'], '{:.3f}')} | {labels.get('size_bytes', '')} |",
         f"| sentences / s | {_fmt(b['sentences_per_s'], '{:.1f}')} | {_fmt(c['sentences_per_s'], '{:.1f}')} | {_fmt(r['speedup'], '{:.2f}x')} | {labels.get('sentences_per_s', '')} |",
-        f"| STS Spearman x100 | {_fmt(b['sts_spearman'], '{:.2f}')} | {_fmt(c['sts_spearman'], '{:.2f}')} | {_fmt(r['sts_retained'], '{:.3f}')} | {labels.get('sts_spearman', '')} |",
+        f"| STS Spearman x100 | {_fmt(b['sts_spearman'], '{:.2f}')} | {_fmt(c['sts_spearman'], '{:.2f}')} | {_fmt(r['sts_retained'], '{:.3f}')} | {labels.get('sts_spearman', '') if c['sts_spearman'] is not None else 'no pair file given'} |",
         f"| fidelity: mean cosine to the original | 1 | {_fmt(c['fidelity_cosine'], '{:.4f}')} | | {labels.get('fidelity_cosine', '')} |",
         f"| fidelity: Spearman of pairwise similarities | 100 | {_fmt(c['fidelity_spearman'], '{:.2f}')} | | |",
         "",

@@ -105,3 +105,10 @@ def test_report_is_self_contained_html(tiny_bert, tmp_path, capsys):
 def test_full_disk_while_writing_the_onnx_file_is_one_message(tiny_bert, small_disk):
     with pytest.raises(SlimlibError, match=r"could not write the ONNX file \(No space left on device\)"):
         export(tiny_recipe(tiny_bert), small_disk / "with-onnx", onnx=True, measure=False)
+
+
+def test_card_without_a_pair_file_says_sts_was_not_measured(tiny_bert, tmp_path):
+    card = (export(tiny_recipe(tiny_bert), tmp_path / "out", threads=1) / "README.md").read_text()
+    sts_row = next(line for line in card.splitlines() if line.startswith("| STS Spearman x100"))
+    assert sts_row.endswith("| no pair file given |"), sts_row
+    assert "example.invalid" not in card
