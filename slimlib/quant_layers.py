@@ -12,6 +12,10 @@ computes are exactly those of the packed artifact, only its speed is that of fp3
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -85,6 +89,36 @@ def quantize_groups(weight: torch.Tensor, bits: int, group_size: int) -> tuple[t
     return codes.to(torch.int32), scale, zero.to(torch.int32)
 
 
+# Packing the same weights again gives the same bytes, and interactive use does just that: every
+# control change in the app re-applies the recipe to a fresh copy, so with 4 bits on, the embedding
+# table (half of MiniLM) and every layer the change did not touch were re-packed each time (~2.5 s).
+# Results are kept by weight content, within a byte budget.
+_PACK_CACHE: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
+PACK_CACHE_BYTES = 256 * 2**20
+_PACK_LOCK = threading.Lock()  # app sessions run in threads
+
+
+def _content_key(weight: torch.Tensor, bits: int, group_size: int) -> tuple:
+    data = weight.detach().float().contiguous().reshape(-1).view(torch.uint8).numpy()
+    return tuple(weight.shape), bits, group_size, hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _packed_buffers(weight: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(packed codes, packed zero points, fp16 scales) of a weight, from the cache when seen before."""
+    key = _content_key(weight, bits, group_size)
+    with _PACK_LOCK:
+        if key in _PACK_CACHE:
+            _PACK_CACHE.move_to_end(key)
+            return _PACK_CACHE[key]
+    codes, scale, zero = quantize_groups(weight, bits, group_size)
+    entry = (pack_bits(codes, bits), pack_bits(zero, bits), scale.half())
+    with _PACK_LOCK:
+        _PACK_CACHE[key] = entry
+        while sum(t.numel() * t.element_size() for e in _PACK_CACHE.values() for t in e) > PACK_CACHE_BYTES:
+            _PACK_CACHE.popitem(last=False)
+    return entry
+
+
 class PackedWeight(nn.Module):
     """A (rows x cols) weight stored as packed group-wise codes; `dequantized()` gives fp32."""
 
@@ -102,10 +136,10 @@ class PackedWeight(nn.Module):
     def from_weight(cls, weight: torch.Tensor, bits: int, group_size: int) -> "PackedWeight":
         rows, cols = weight.shape
         packed = cls(rows, cols, bits, group_size)
-        codes, scale, zero = quantize_groups(weight, bits, group_size)
-        packed.codes.copy_(pack_bits(codes, bits))
-        packed.zeros.copy_(pack_bits(zero, bits))
-        packed.scales.copy_(scale.half())
+        codes, zeros, scales = _packed_buffers(weight, bits, group_size)
+        packed.codes.copy_(codes)
+        packed.zeros.copy_(zeros)
+        packed.scales.copy_(scales)
         return packed
 
     def dequantized(self) -> torch.Tensor:

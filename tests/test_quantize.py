@@ -163,3 +163,32 @@ def test_quantize_after_dropping_a_layer_roundtrips(tiny, tmp_path, variant):
     np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), before, atol=1e-5)
     dropped = apply_recipe(recipe(tiny, {"op": "drop_layers", "layers": [1]}), tiny)
     assert measure.count_params(reloaded) == measure.count_params(dropped.st_model)
+
+
+def test_packing_the_same_weights_again_reuses_the_bytes_and_copies_them(monkeypatch):
+    from slimlib import quant_layers
+
+    monkeypatch.setattr(quant_layers, "_PACK_CACHE", type(quant_layers._PACK_CACHE)())
+    calls = []
+    real = quant_layers.quantize_groups
+    monkeypatch.setattr(quant_layers, "quantize_groups", lambda *a: calls.append(1) or real(*a))
+    weight = torch.randn(16, 64, generator=torch.Generator().manual_seed(0))
+    first = quant_layers.PackedWeight.from_weight(weight, 4, 32)
+    second = quant_layers.PackedWeight.from_weight(weight.clone(), 4, 32)
+    assert len(calls) == 1  # same content: packed once
+    assert torch.equal(first.codes, second.codes) and torch.equal(first.scales, second.scales)
+    assert first.codes.data_ptr() != second.codes.data_ptr()  # each module owns its buffers
+    quant_layers.PackedWeight.from_weight(weight + 1, 4, 32)
+    quant_layers.PackedWeight.from_weight(weight, 3, 32)
+    assert len(calls) == 3  # other content or other bits: packed anew
+
+
+def test_pack_cache_stays_within_its_byte_budget(monkeypatch):
+    from slimlib import quant_layers
+
+    monkeypatch.setattr(quant_layers, "_PACK_CACHE", type(quant_layers._PACK_CACHE)())
+    monkeypatch.setattr(quant_layers, "PACK_CACHE_BYTES", 3000)
+    for seed in range(10):
+        quant_layers.PackedWeight.from_weight(torch.randn(32, 64, generator=torch.Generator().manual_seed(seed)), 4, 32)
+    held = sum(t.numel() * t.element_size() for e in quant_layers._PACK_CACHE.values() for t in e)
+    assert 0 < held <= 3000 and len(quant_layers._PACK_CACHE) < 10
