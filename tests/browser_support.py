@@ -78,11 +78,23 @@ def wait_idle(page, timeout_ms: float = WAIT_MS) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
-def open_and_wait(page, url: str, timeout_ms: float = WAIT_MS) -> None:
-    """Open the Explore page and wait until its chart has points and the script run is over."""
-    page.goto(url)
-    page.wait_for_selector(POINTS, timeout=timeout_ms)
+def wait_for_result(page, timeout_ms: float = WAIT_MS) -> None:
+    """Until the chart has points, the metric cards are drawn and no script run is going on.
+
+    Points alone are not enough: the baseline point is drawn before the config's own evaluation,
+    and between two script runs the status widget is briefly absent.
+    """
+    page.wait_for_function(
+        "() => document.querySelectorAll('%s').length > 0"
+        " && document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')" % POINTS, timeout=timeout_ms)
     wait_idle(page, timeout_ms)
+
+
+def open_and_wait(page, url: str, timeout_ms: float = WAIT_MS) -> None:
+    """Open the Explore page and wait until its chart, metrics and script run are done."""
+    page.goto(url)
+    wait_for_result(page, timeout_ms)
 
 
 def metric_texts(page) -> dict[str, str]:

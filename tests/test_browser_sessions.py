@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_support import (POINTS, WAIT_MS, free_port, launch, metric_texts, open_and_wait, require_browser,
-                             start_streamlit, stop_streamlit, wait_idle)
+from browser_support import (POINTS, free_port, launch, metric_texts, open_and_wait, require_browser, start_streamlit,
+                             stop_streamlit, wait_for_result, wait_idle)
 
 DETERMINISTIC = ("Size", "Parameters", "Accuracy (STS x100)", "Fidelity (cosine)")
 RECIPES = [  # six different training-free recipes for the tiny BERT (3 layers, 4 heads)
@@ -66,8 +66,7 @@ def test_six_browser_sessions_at_once_match_their_solo_runs(tiny_bert_path, tmp_
             for page, link in zip(pages, _links(tiny_bert_path, port)):
                 page.goto(link, wait_until="commit")  # all six scripts run on the server at once
             for page in pages:
-                page.wait_for_selector(POINTS, timeout=WAIT_MS)
-                wait_idle(page)
+                wait_for_result(page)
                 together.append(_deterministic(page))
             _upload_above_the_cap(pages[0], tmp_path)
             browser.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def test_background_search_stops_on_request_and_the_cli_resumes_it(tiny_bert_pat
         proc.kill()
     rows = _rows_or_empty("bg", url)
     done = sum(r["state"] == "COMPLETE" for r in rows)
-    assert proc.returncode in (0, 130), proc.log_tail(20)
+    # 130: stopped by the driver's handler; -SIGINT: the stop landed after the last trial, once the
+    # handler was gone (on a fast machine all three trials can finish first). Either way nothing is lost.
+    assert proc.returncode in (0, 130, -signal.SIGINT), proc.log_tail(20)
     assert 1 <= done <= 3
     assert main(["search", "--study", "bg", "--space", str(space), "--n-trials", "3", "--objectives", "size,fidelity",
                  "--engine", "inline", "--storage", url]) == 0
