@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from .. import distillation
 from ..corpus import load_sentences, sentences_hash
 from ..errors import DataFileError
-from ..export import WRITE_ERRORS
+from ..export import WRITE_ERRORS, write_error_reason
 from ..paths import cache_dir
 from ..pipeline import OpContext, register_op
 from ..recipe import Distill
@@ -139,7 +139,7 @@ def store_trained(ctx: OpContext, folder: Path, record: dict) -> None:
     except WRITE_ERRORS as exc:  # a cache that cannot be written only costs time
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        warnings.warn(f"{folder}: could not cache the distilled weights ({exc})", stacklevel=2)
+        warnings.warn(f"{folder}: could not cache the distilled weights ({write_error_reason(exc)})", stacklevel=2)
         return
     _evict_old_entries(folder.parent)
 
