@@ -29,6 +29,7 @@ import copy
 import json
 import os
 import tempfile
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -128,9 +129,10 @@ def _mask_layer(masks: dict, index: int, _module, args, kwargs, output):
     return (mixed, *output[1:]) if isinstance(output, tuple) else mixed
 
 
-def _taylor(st_model, arch, sentences: list[str], progress: Progress, batch_size: int = BATCH_SIZE,
+def _taylor(model, arch, sentences: list[str], progress: Progress, batch_size: int = BATCH_SIZE,
             seed: int = SEED) -> Scores:
-    model = copy.deepcopy(st_model).eval()
+    """Scores `model`, which this function owns: it gets hooks and gradient masks."""
+    model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     encoder = parts.encoder_of(model)
@@ -176,13 +178,18 @@ def scoring_sentences() -> list[str]:
 
 
 def compute_scores(st_model, arch, method: str = "taylor", progress: Progress | None = None,
-                   sentences: list[str] | None = None) -> Scores:
-    """Score every head, layer and FFN neuron of `st_model` (never modified: Taylor runs on a copy)."""
+                   sentences: list[str] | None = None, copy_model: Callable[[], object] | None = None) -> Scores:
+    """Score every head, layer and FFN neuron of `st_model` (never modified: Taylor runs on a copy).
+
+    `copy_model` makes that copy when plain deepcopy is unsafe: a shared base model must be copied
+    under its lock (its fast tokenizer raises "Already borrowed" if another session encodes meanwhile).
+    """
     _require_method(method)
     progress = progress or (lambda _m, _f: None)
     if method == "magnitude":
         return _magnitude(st_model, arch)
-    return _taylor(st_model, arch, sentences or scoring_sentences(), progress)
+    model = copy_model() if copy_model else copy.deepcopy(st_model)
+    return _taylor(model, arch, sentences or scoring_sentences(), progress)
 
 
 # Disk cache -----------------------------------------------------------------------------------------
@@ -225,17 +232,33 @@ def _read(path: Path, heads: list[int], ffn: list[int]) -> Scores:
     return scores
 
 
+# App sessions are threads: when several ask for the same base's scores at once, one computes them
+# and the others wait for its cache file instead of each spending the time again.
+_SCORING_LOCKS: dict[Path, threading.Lock] = {}
+_SCORING_LOCKS_GUARD = threading.Lock()
+
+
+def _scoring_lock(path: Path) -> threading.Lock:
+    with _SCORING_LOCKS_GUARD:
+        return _SCORING_LOCKS.setdefault(path, threading.Lock())
+
+
 def base_scores(base, method: str = "taylor", progress: Progress | None = None) -> Scores:
     """Scores of a base model, from the disk cache when present and valid, else computed and cached."""
     _require_method(method)
     path = cache_path(base, method)
+    with _scoring_lock(path):
+        return _cached_or_computed(base, method, path, progress)
+
+
+def _cached_or_computed(base, method: str, path: Path, progress: Progress | None) -> Scores:
     heads, ffn = model_sizes(base.model, base.arch)
     if path.exists():
         try:
             return _read(path, heads, ffn)
         except ValueError as problem:
             warnings.warn(f"importance cache {path.name} is corrupted ({problem}); recomputing it", stacklevel=2)
-    scores = compute_scores(base.model, base.arch, method, progress)
+    scores = compute_scores(base.model, base.arch, method, progress, copy_model=base.fresh_copy)
     meta = {"model": base.name, "content_hash": base.content_hash, "method": method, "version": SCORE_VERSION,
             "sentences": len(scoring_sentences()) if method == "taylor" else 0}
     try:

@@ -1,5 +1,7 @@
 """Importance scores: shapes, the disk cache (and its corruption), hooks never on the base."""
 import copy
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -38,6 +40,33 @@ def test_corrupted_cache_warns_and_recomputes(tiny_bert, damage):
         again = importance.ffn_importance(tiny_bert, "magnitude")
     np.testing.assert_allclose(again, expected)
     np.testing.assert_allclose(importance.ffn_importance(tiny_bert, "magnitude"), expected)  # rewritten: no warning
+
+
+def test_sessions_asking_at_once_score_the_base_once_on_a_copy_made_under_its_lock(tiny_bert, monkeypatch):
+    importance.cache_path(tiny_bert, "taylor").unlink(missing_ok=True)
+    scored_models = []
+    real_taylor = importance._taylor
+
+    def counting_taylor(model, *args, **kwargs):
+        scored_models.append(model)
+        return real_taylor(model, *args, **kwargs)
+
+    monkeypatch.setattr(importance, "_taylor", counting_taylor)
+    results = []
+    sessions = [threading.Thread(target=lambda: results.append(importance.base_scores(tiny_bert, "taylor")))
+                for _ in range(3)]
+    with tiny_bert.lock:  # another session is encoding with the shared base model
+        for session in sessions:
+            session.start()
+        time.sleep(0.5)
+        assert not scored_models, "the shared base was copied while another session was using it"
+    for session in sessions:
+        session.join(120)
+    assert len(results) == 3 and len(scored_models) == 1
+    assert scored_models[0] is not tiny_bert.model
+    for other in results[1:]:
+        for a, b in zip(results[0].heads, other.heads):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_cache_of_another_shape_is_not_trusted(tiny_bert):
