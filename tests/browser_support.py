@@ -2,7 +2,9 @@
 port, and waiting for a page to finish its script run with the chart drawn."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,9 +53,12 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 def start_streamlit(data_dir: Path, port: int, log, *extra: str) -> subprocess.Popen:
-    """`streamlit run app.py` on 127.0.0.1:port with its history in data_dir; returns once healthy."""
+    """`streamlit run app.py` on 127.0.0.1:port with its history in data_dir; returns once healthy.
+
+    faulthandler is on, so `server_diagnostics` can have the server print every thread's stack.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
+        [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
         cwd=ROOT, env={**os.environ, "SLIMLIB_DATA_DIR": str(data_dir)}, stdout=log, stderr=subprocess.STDOUT)
     wait_healthy(f"http://127.0.0.1:{port}", process, 180)
@@ -78,17 +83,61 @@ def wait_idle(page, timeout_ms: float = WAIT_MS) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
+def page_text(page, limit: int = 3000) -> str:
+    """What the page shows, for failure messages."""
+    try:
+        return page.locator("body").inner_text(timeout=5000)[:limit]
+    except Exception as exc:  # the page itself may be what broke
+        return f"(page text unavailable: {exc})"
+
+
 def wait_for_result(page, timeout_ms: float = WAIT_MS) -> None:
     """Until the chart has points, the metric cards are drawn and no script run is going on.
 
     Points alone are not enough: the baseline point is drawn before the config's own evaluation,
-    and between two script runs the status widget is briefly absent.
+    and between two script runs the status widget is briefly absent. An exception shown in the page
+    fails at once, with the page's text, rather than when the wait runs out.
     """
-    page.wait_for_function(
-        "() => document.querySelectorAll('%s').length > 0"
-        " && document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')" % POINTS, timeout=timeout_ms)
+    done = ("document.querySelectorAll('%s').length > 0"
+            " && document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 4"
+            " && !document.querySelector('[data-testid=\"stStatusWidget\"]')" % POINTS)
+    try:
+        page.wait_for_function(f"() => ({done}) || !!document.querySelector('[data-testid=\"stException\"]')",
+                               timeout=timeout_ms)
+    except Exception as exc:
+        raise AssertionError(f"no result within {timeout_ms / 1000:.0f} s; the page shows:\n{page_text(page)}") from exc
+    if page.locator('[data-testid="stException"]').count():
+        raise AssertionError(f"the page shows an exception:\n{page_text(page)}")
     wait_idle(page, timeout_ms)
+
+
+PROJECT_FRAMES = ("/slimlib/", "/ui/", "app.py", "/pages/")
+
+
+def _server_report(log_text: str, lines: int) -> str:
+    """The log without faulthandler's dump, then the dumped threads that were running project code."""
+    blocks = log_text.split("\n\n")
+    threads = [b for b in blocks if b.lstrip().startswith(("Thread 0x", "Current thread 0x"))]
+    ours = [b for b in threads if any(frame in b for frame in PROJECT_FRAMES)]
+    rest = [b for b in blocks if b not in threads]
+    log = "\n".join("\n\n".join(rest).splitlines()[-lines:])
+    return (f"--- streamlit log (last {lines} lines) ---\n{log}\n--- {len(ours)} of {len(threads)} server threads "
+            f"were in project code ---\n" + "\n\n".join(ours))
+
+
+@contextlib.contextmanager
+def server_diagnostics(process: subprocess.Popen, log_path: Path, lines: int = 60):
+    """On a failure inside the block, add what the server was doing: the stacks of its threads that
+    run project code (faulthandler prints them on SIGABRT, which also stops the server) and its log."""
+    try:
+        yield
+    except Exception as exc:
+        if process.poll() is None:
+            process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(20)
+        report = _server_report(Path(log_path).read_text(errors="replace"), lines)
+        raise AssertionError(f"{exc}\n{report}") from exc
 
 
 def open_and_wait(page, url: str, timeout_ms: float = WAIT_MS) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_support import (POINTS, free_port, launch, metric_texts, open_and_wait, require_browser, start_streamlit,
-                             stop_streamlit, wait_for_result, wait_idle)
+from browser_support import (POINTS, WAIT_MS, free_port, launch, metric_texts, open_and_wait, require_browser,
+                             server_diagnostics, start_streamlit, stop_streamlit, wait_for_result, wait_idle)
 
 DETERMINISTIC = ("Size", "Parameters", "Accuracy (STS x100)", "Fidelity (cosine)")
 RECIPES = [  # six different training-free recipes for the tiny BERT (3 layers, 4 heads)
@@ -24,6 +24,9 @@ RECIPES = [  # six different training-free recipes for the tiny BERT (3 layers, 
     [{"op": "quantize", "bits": 4}],
 ]
 UPLOAD_CAP_MB = 2  # the real config says 50; a small cap keeps the oversized file small
+# Six tiny-model sessions finish in about a minute on two busy cores; a stuck one should fail well
+# before CI's limit, with the server's thread stacks in the message.
+SESSIONS_WAIT_MS = min(WAIT_MS, 300_000)
 
 
 def _links(model_path: Path, port: int) -> list[str]:
@@ -55,18 +58,22 @@ def _serve(tmp_path: Path, name: str, *extra: str):
     return start_streamlit(tmp_path / name, port, log, *extra), port, log
 
 
+def _log_path(log) -> Path:
+    return Path(log.name)
+
+
 def test_six_browser_sessions_at_once_match_their_solo_runs(tiny_bert_path, tmp_path):
     sync_api = require_browser()
     together: list[dict] = []
     server, port, log = _serve(tmp_path, "together", "--server.maxUploadSize", str(UPLOAD_CAP_MB))
     try:
-        with sync_api.sync_playwright() as p:
+        with sync_api.sync_playwright() as p, server_diagnostics(server, _log_path(log)):
             browser = launch(p)
             pages = [browser.new_context().new_page() for _ in RECIPES]
             for page, link in zip(pages, _links(tiny_bert_path, port)):
                 page.goto(link, wait_until="commit")  # all six scripts run on the server at once
             for page in pages:
-                wait_for_result(page)
+                wait_for_result(page, SESSIONS_WAIT_MS)
                 together.append(_deterministic(page))
             _upload_above_the_cap(pages[0], tmp_path)
             browser.close()
@@ -78,12 +85,12 @@ def test_six_browser_sessions_at_once_match_their_solo_runs(tiny_bert_path, tmp_
     alone: list[dict] = []
     server, port, log = _serve(tmp_path, "alone")
     try:
-        with sync_api.sync_playwright() as p:
+        with sync_api.sync_playwright() as p, server_diagnostics(server, _log_path(log)):
             browser = launch(p)
             for link in _links(tiny_bert_path, port):
                 context = browser.new_context()
                 page = context.new_page()
-                open_and_wait(page, link)
+                open_and_wait(page, link, SESSIONS_WAIT_MS)
                 alone.append(_deterministic(page))
                 context.close()
             browser.close()
