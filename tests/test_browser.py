@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (POINTS, WAIT_MS, free_port, launch, open_and_wait, require_browser, start_streamlit,
-                             stop_streamlit, wait_idle)
+from browser_support import (POINTS, WAIT_MS, free_port, launch, open_and_wait, require_browser, server_diagnostics,
+                             start_streamlit, stop_streamlit, wait_idle)
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def server(tmp_path):
     log = open(tmp_path / "streamlit.log", "w")
     process = start_streamlit(tmp_path / "data", port, log)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process, tmp_path / "streamlit.log"
     finally:
         stop_streamlit(process)
         log.close()
@@ -33,24 +33,26 @@ def server(tmp_path):
 @pytest.fixture()
 def start_url(server, request):
     """The page to open: by default a shared link whose recipe names a tiny random BERT folder (fast on a
-    busy machine); SLIMLIB_BROWSER_MODEL=minilm opens the bundled MiniLM instead. Returns (url, last layer)."""
+    busy machine); SLIMLIB_BROWSER_MODEL=minilm opens the bundled MiniLM instead.
+    Returns (url, last layer, the server fixture)."""
+    url = server[0]
     if os.environ.get("SLIMLIB_BROWSER_MODEL", "tiny") == "minilm":
-        return server, 5
+        return url, 5, server
     from slimlib.recipe import Recipe
     from ui.config import encode_recipe
 
     tiny = request.getfixturevalue("tiny_bert_path")
-    return f"{server}/?cfg={encode_recipe(Recipe(str(tiny), []))}", 2
+    return f"{url}/?cfg={encode_recipe(Recipe(str(tiny), []))}", 2, server
 
 
 def test_change_a_control_then_download_the_recipe(start_url, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    url, last_layer = start_url
+    url, last_layer, (_, process, log_path) = start_url
 
     keep = os.environ.get("SLIMLIB_SCREENSHOT_DIR")
     wait_ms = WAIT_MS
-    with sync_playwright() as p:
+    with sync_playwright() as p, server_diagnostics(process, log_path):
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         open_and_wait(page, url)
