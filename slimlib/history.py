@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from .paths import data_dir
 
 SCHEMA_VERSION = 1
 FILE_NAME = "history.sqlite"
+_PREPARE_LOCK = threading.Lock()
+# Files this process has already prepared. The app makes a History per call; without this, every
+# read would take the write lock to check the schema.
+_PREPARED: set[tuple[str, int]] = set()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,7 +78,7 @@ class History:
             raise SlimlibError(f"{self.path}: cannot open the history database ({exc})") from None
         try:
             if not self._ready:
-                self._prepare(conn)
+                self._check_known(conn) if self._known() else self._prepare(conn)
             with conn:  # one transaction: commits on success, rolls back on error
                 yield conn
         except sqlite3.DatabaseError as exc:
@@ -81,20 +86,54 @@ class History:
         finally:
             conn.close()
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA journal_mode=WAL")
-        with conn:
-            # Statements one by one: executescript would commit outside this transaction.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
+    def _check_version(self, row) -> None:
+        if row is None:
+            raise sqlite3.DatabaseError("its schema version is missing")
+        if int(row[0]) > SCHEMA_VERSION:
+            raise SlimlibError(
+                f"{self.path}: history schema version {row[0]} was written by a newer slimlib (this one reads {SCHEMA_VERSION})"
+            )
+
+    def _check_known(self, conn: sqlite3.Connection) -> None:
+        try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise SlimlibError(
-                    f"{self.path}: history schema version {row[0]} was written by a newer slimlib (this one reads {SCHEMA_VERSION})"
-                )
+        except sqlite3.OperationalError:  # a new file that reuses the inode of one prepared before
+            self._prepare(conn)
+            return
+        self._check_version(row)
         self._ready = True
+
+    def _known(self) -> bool:
+        """Prepared earlier in this process, and still the same file (not moved aside and recreated)."""
+        try:
+            return (str(self.path), self.path.stat().st_ino) in _PREPARED
+        except OSError:
+            return False
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        # A server's first page, opened by several people, creates the file from several threads at
+        # once: in-process they take turns; another process (the CLI) waits on BEGIN IMMEDIATE, which
+        # takes the write lock up front (a deferred transaction that reads, then writes, can be refused
+        # at once with "database is locked" instead of waiting).
+        with _PREPARE_LOCK:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.isolation_level = None  # explicit BEGIN / COMMIT below
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.isolation_level = ""
+        self._check_version(row)
+        self._ready = True
+        _PREPARED.add((str(self.path), self.path.stat().st_ino))
 
     # Writing -------------------------------------------------------------------------
     def add(self, result: dict, *, model_hash: str, data_key: str, data_label: str) -> Entry:

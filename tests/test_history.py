@@ -90,3 +90,28 @@ def test_concurrent_writers_from_threads(tmp_path):
         t.join()
     assert not errors
     assert len(store.entries()) == 40
+
+
+def test_sessions_creating_a_new_history_at_once_all_open_it(tmp_path):
+    """Six app sessions open a server's first page together: each opens its own History on the new file."""
+    for attempt in range(10):
+        path = tmp_path / f"h{attempt}.sqlite"
+        sessions = 6
+        start = threading.Barrier(sessions)
+        errors = []
+
+        def open_history():
+            start.wait()
+            try:
+                History(path).entries()
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_history) for _ in range(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[0]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
