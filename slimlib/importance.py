@@ -32,6 +32,7 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -291,12 +292,20 @@ def ffn_importance(base, method: str = "taylor", progress: Progress | None = Non
     return _padded(base_scores(base, method, progress).ffn)
 
 
+# Scores of a recipe's intermediate model depend only on the base and the steps before: the app
+# re-applies the same prefix on every change of a control further down the recipe (e.g. FFN keep
+# with head pruning on), so the last few are kept in memory; they are small (one float per unit).
+_PREFIX_SCORES: "OrderedDict[tuple, Scores]" = OrderedDict()
+PREFIX_SCORES_MAX = 32
+_PREFIX_LOCK = threading.Lock()
+
+
 def scores_for_step(ctx, method: str) -> Scores:
     """Scores for an op running inside apply_recipe.
 
     The first step sees the unmodified base model, so the cached base scores apply. A later step
-    sees a model that earlier steps changed, so it is scored afresh (not cached: the model is
-    a recipe's intermediate, not a base).
+    sees a model that earlier steps changed, so it is scored afresh: the correct thing to score.
+    Those scores are kept by (base, method, the steps before) for the next application.
     """
     def report(message: str, fraction: float) -> None:
         ctx.check_stop()
@@ -304,4 +313,16 @@ def scores_for_step(ctx, method: str) -> Scores:
 
     if ctx.step_index == 0:
         return base_scores(ctx.base, method, report)
-    return compute_scores(ctx.st_model, ctx.arch, method, report)
+    if not ctx.prefix_key:  # a context built by hand: nothing says which model this is
+        return compute_scores(ctx.st_model, ctx.arch, method, report)
+    key = (ctx.base.content_hash, method, ctx.prefix_key)
+    with _PREFIX_LOCK:
+        if key in _PREFIX_SCORES:
+            _PREFIX_SCORES.move_to_end(key)
+            return copy.deepcopy(_PREFIX_SCORES[key])
+    scores = compute_scores(ctx.st_model, ctx.arch, method, report)
+    with _PREFIX_LOCK:
+        _PREFIX_SCORES[key] = copy.deepcopy(scores)
+        while len(_PREFIX_SCORES) > PREFIX_SCORES_MAX:
+            _PREFIX_SCORES.popitem(last=False)
+    return scores

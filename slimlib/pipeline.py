@@ -47,6 +47,8 @@ class OpContext:
     progress: ProgressFn
     should_stop: Callable[[], bool]
     step_index: int = 0
+    # Identifies the model the current step starts from: the base plus the steps applied before it.
+    prefix_key: str = ""
     notes: list[str] = field(default_factory=list)
     # Overrides of how a metric was obtained, e.g. {"sentences_per_s": "not measured: no kernel"}.
     labels: dict[str, str] = field(default_factory=dict)
@@ -143,6 +145,7 @@ def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: Progre
     for index, step in enumerate(recipe.steps):
         ctx.check_stop()
         ctx.step_index = index
+        ctx.prefix_key = Recipe(recipe.base_model, applied).key()
         step = dataclasses.replace(step) if dataclasses.is_dataclass(step) else step
         step.where = f"steps[{index}]"
         ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 0.0)

@@ -128,3 +128,28 @@ def test_taylor_predicts_how_far_removing_a_head_moves_the_embedding(tiny_bert):
 def test_unknown_method_is_rejected(tiny_bert):
     with pytest.raises(ValueError, match="not one of"):
         importance.head_importance(tiny_bert, "random")
+
+
+def test_scores_of_an_intermediate_model_are_reused_for_the_same_earlier_steps(tiny_bert, monkeypatch):
+    from slimlib.pipeline import apply_recipe
+    from slimlib.recipe import Recipe, make_step
+
+    def recipe(heads_per_layer: int, ffn_keep: float) -> Recipe:
+        return Recipe(tiny_bert.path, [make_step("prune_heads", per_layer=heads_per_layer),
+                                       make_step("prune_ffn", keep=ffn_keep)])
+
+    monkeypatch.setattr(importance, "_PREFIX_SCORES", type(importance._PREFIX_SCORES)())  # no earlier test's entries
+    scored = []
+    real_compute = importance.compute_scores
+    monkeypatch.setattr(importance, "compute_scores", lambda *a, **k: scored.append(1) or real_compute(*a, **k))
+    first = apply_recipe(recipe(2, 0.5), tiny_bert).st_model
+    after_first = len(scored)
+    assert after_first >= 1  # the head-pruned model's FFN neurons were scored
+    again = apply_recipe(recipe(2, 0.5), tiny_bert).st_model
+    other_keep = apply_recipe(recipe(2, 0.25), tiny_bert).st_model  # same earlier steps: same scores
+    assert len(scored) == after_first
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert sum(p.numel() for p in other_keep.parameters()) < sum(p.numel() for p in first.parameters())
+    apply_recipe(recipe(3, 0.5), tiny_bert)  # other earlier steps: another model to score
+    assert len(scored) == after_first + 1
