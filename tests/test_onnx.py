@@ -77,12 +77,15 @@ def test_export_of_a_bf16_model_keeps_it_bf16(tiny_bert, tmp_path):
     assert next(slim_of(compressed.st_model).inner.parameters()).dtype == torch.bfloat16
 
 
-def test_session_uses_the_torch_thread_count(tiny_bert, tmp_path):
+def test_session_uses_the_torch_thread_count_and_does_not_spin(tiny_bert, tmp_path):
     compressed = apply_recipe(Recipe(base_model=tiny_bert.path), tiny_bert)
     path = export_onnx_file(compressed.st_model, tmp_path / "model.onnx")
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        assert make_session(path.read_bytes()).slimlib_threads == 1
+        session = make_session(path.read_bytes())
+        assert session.slimlib_threads == 1
+        # spinning ORT threads would take the cores torch shares with it (tokenizing, pooling, the baseline)
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     finally:
         torch.set_num_threads(previous)
