@@ -56,6 +56,21 @@ def test_pack_bits_roundtrips_and_uses_bits_per_value(bits):
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4])
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 61])
+def test_packed_bytes_are_the_little_endian_bitstream(bits, count):
+    """The file format: code i's bits, low bit first, at stream bits i*bits...; saved files depend on it."""
+    codes = torch.randint(0, 2 ** bits, (count,), generator=torch.Generator().manual_seed(count))
+    expected = bytearray((count * bits + 7) // 8)
+    for i, code in enumerate(codes.tolist()):
+        for b in range(bits):
+            if code >> b & 1:
+                position = i * bits + b
+                expected[position // 8] |= 1 << (position % 8)
+    assert pack_bits(codes, bits).tolist() == list(expected)
+    assert unpack_bits(torch.tensor(list(expected), dtype=torch.uint8), bits, count).tolist() == codes.tolist()
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4])
 def test_group_quantization_error_is_bounded_by_half_a_step(bits):
     weight = torch.randn(8, 70, generator=torch.Generator().manual_seed(0))  # 70: a partial last group
     packed = PackedWeight.from_weight(weight, bits, 32)
