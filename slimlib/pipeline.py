@@ -49,6 +49,7 @@ class OpContext:
     step_index: int = 0
     # Identifies the model the current step starts from: the base plus the steps applied before it.
     prefix_key: str = ""
+    earlier_ops: tuple[str, ...] = ()  # the ops of those steps, in order
     notes: list[str] = field(default_factory=list)
     # Overrides of how a metric was obtained, e.g. {"sentences_per_s": "not measured: no kernel"}.
     labels: dict[str, str] = field(default_factory=dict)
@@ -146,6 +147,7 @@ def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: Progre
         ctx.check_stop()
         ctx.step_index = index
         ctx.prefix_key = Recipe(recipe.base_model, applied).key()
+        ctx.earlier_ops = tuple(s.op for s in applied)
         step = dataclasses.replace(step) if dataclasses.is_dataclass(step) else step
         step.where = f"steps[{index}]"
         ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 0.0)

@@ -134,22 +134,43 @@ def test_scores_of_an_intermediate_model_are_reused_for_the_same_earlier_steps(t
     from slimlib.pipeline import apply_recipe
     from slimlib.recipe import Recipe, make_step
 
-    def recipe(heads_per_layer: int, ffn_keep: float) -> Recipe:
-        return Recipe(tiny_bert.path, [make_step("prune_heads", per_layer=heads_per_layer),
-                                       make_step("prune_ffn", keep=ffn_keep)])
+    def recipe(dropped: int, ffn_keep: float) -> Recipe:  # layers dropped first: FFN neurons must be rescored
+        return Recipe(tiny_bert.path, [make_step("drop_layers", layers=[dropped]), make_step("prune_ffn", keep=ffn_keep)])
 
     monkeypatch.setattr(importance, "_PREFIX_SCORES", type(importance._PREFIX_SCORES)())  # no earlier test's entries
     scored = []
     real_compute = importance.compute_scores
     monkeypatch.setattr(importance, "compute_scores", lambda *a, **k: scored.append(1) or real_compute(*a, **k))
-    first = apply_recipe(recipe(2, 0.5), tiny_bert).st_model
-    after_first = len(scored)
-    assert after_first >= 1  # the head-pruned model's FFN neurons were scored
-    again = apply_recipe(recipe(2, 0.5), tiny_bert).st_model
-    other_keep = apply_recipe(recipe(2, 0.25), tiny_bert).st_model  # same earlier steps: same scores
-    assert len(scored) == after_first
+    first = apply_recipe(recipe(1, 0.5), tiny_bert).st_model
+    assert len(scored) == 1  # the two-layer model's FFN neurons
+    again = apply_recipe(recipe(1, 0.5), tiny_bert).st_model
+    other_keep = apply_recipe(recipe(1, 0.25), tiny_bert).st_model  # same earlier steps: same scores
+    assert len(scored) == 1
     for a, b in zip(first.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert sum(p.numel() for p in other_keep.parameters()) < sum(p.numel() for p in first.parameters())
-    apply_recipe(recipe(3, 0.5), tiny_bert)  # other earlier steps: another model to score
-    assert len(scored) == after_first + 1
+    apply_recipe(recipe(2, 0.5), tiny_bert)  # other earlier steps: another model to score
+    assert len(scored) == 2
+
+
+def test_base_scores_serve_ops_after_steps_that_keep_the_units_in_place(tiny_bert, monkeypatch):
+    from slimlib.pipeline import apply_recipe
+    from slimlib.recipe import Recipe, make_step
+
+    base = importance.base_scores(tiny_bert, "taylor")
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("rescored although head pruning leaves every FFN neuron in place")
+
+    monkeypatch.setattr(importance, "compute_scores", must_not_run)
+    steps = [make_step("prune_heads", per_layer=1), make_step("prune_ffn", keep=0.5)]
+    model = apply_recipe(Recipe(tiny_bert.path, steps), tiny_bert).st_model
+    pruned_layers = parts.layers_of(parts.encoder_of(model), tiny_bert.arch)
+    base_layers = parts.layers_of(parts.encoder_of(tiny_bert.model), tiny_bert.arch)
+    for pruned, original, scores in zip(pruned_layers, base_layers, base.ffn):
+        kept = np.sort(np.argsort(-scores, kind="stable")[: len(scores) // 2])  # the base's top half
+        weight = parts.ffn_in(pruned, tiny_bert.arch).weight
+        assert torch.equal(weight, parts.ffn_in(original, tiny_bert.arch).weight[torch.from_numpy(kept)])
+    assert importance.base_scores_apply("ffn", ("trim_vocab", "prune_heads"))
+    assert not importance.base_scores_apply("ffn", ("drop_layers",))
+    assert not importance.base_scores_apply("heads", ("prune_heads",))

@@ -25,7 +25,7 @@ def top_neurons(scores: np.ndarray, count: int) -> torch.Tensor:
 
 @register_op("prune_ffn")
 def prune_ffn(ctx: OpContext, step: PruneFFN) -> None:
-    scores = scores_for_step(ctx, step.score).ffn
+    scores = scores_for_step(ctx, step.score, "ffn").ffn
     layers = parts.layers_of(ctx.inner, ctx.arch)
     before = after = 0
     for index, layer in enumerate(layers):

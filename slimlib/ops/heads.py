@@ -98,7 +98,7 @@ def remove_heads(layer: nn.Module, arch: ArchSpec, heads: list[int], head_dim: i
 def choose_heads(ctx: OpContext, step: PruneHeads) -> dict[int, list[int]]:
     if step.heads is not None:
         return {int(layer): ids for layer, ids in step.heads.items() if ids}
-    scores = scores_for_step(ctx, step.score).heads
+    scores = scores_for_step(ctx, step.score, "heads").heads
     if step.per_layer is not None:
         return plan_per_layer(scores, step.per_layer)
     return plan_global(scores, step.fraction)

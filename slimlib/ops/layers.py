@@ -44,7 +44,7 @@ def drop_layers(ctx: OpContext, step: DropLayers) -> None:
         kept = [i for i in range(count) if i not in set(step.layers)]
         how = "explicit"
     else:
-        kept = most_important(scores_for_step(ctx, "taylor").layers, step.keep)
+        kept = most_important(scores_for_step(ctx, "taylor", "layers").layers, step.keep)
         how = "by taylor importance"
     ctx.progress("dropping layers", 0.9)
     keep_layers(ctx, kept)
