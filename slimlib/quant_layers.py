@@ -65,24 +65,29 @@ def _groups(weight: torch.Tensor, group_size: int) -> torch.Tensor:
     return weight.reshape(-1, group_size)
 
 
-def _fit(groups: torch.Tensor, bits: int, ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _fit(groups: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: int,
+         ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Codes, scales, zero points and squared error per group for one clipping ratio.
+
+    `low`/`high` are the group minima (<= 0) and maxima (>= 0), computed once for all ratios.
+    """
     levels = 2 ** bits - 1
-    low = groups.min(1).values.clamp(max=0) * ratio
-    high = groups.max(1).values.clamp(min=0) * ratio
     # fp16 scales are what we store, so fit with them: the dequantized weights are then exact.
+    low, high = low * ratio, high * ratio
     scale = ((high - low) / levels).clamp(min=1e-8).half().float()
     zero = torch.round(-low / scale).clamp(0, levels)
-    codes = torch.clamp(torch.round(groups / scale[:, None]) + zero[:, None], 0, levels)
-    return codes, scale, zero
+    codes = torch.round(groups / scale[:, None]).add_(zero[:, None]).clamp_(0, levels)
+    error = (codes - zero[:, None]).mul_(scale[:, None]).sub_(groups).pow_(2).sum(1)
+    return codes, scale, zero, error
 
 
 def quantize_groups(weight: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Codes (rows*groups, group_size), fp16-exact scales and zero points, with clipping searched per group."""
     groups = _groups(weight, group_size)
+    low, high = groups.min(1).values.clamp(max=0), groups.max(1).values.clamp(min=0)
     best = None
     for ratio in CLIP_RATIOS:
-        codes, scale, zero = _fit(groups, bits, ratio)
-        error = ((codes - zero[:, None]) * scale[:, None] - groups).pow(2).sum(1)
+        codes, scale, zero, error = _fit(groups, low, high, bits, ratio)
         if best is None:
             best = [codes, scale, zero, error]
             continue
