@@ -89,3 +89,39 @@ def test_session_uses_the_torch_thread_count_and_does_not_spin(tiny_bert, tmp_pa
         assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     finally:
         torch.set_num_threads(previous)
+
+
+def _ort_reference_int8(fp32: bytes, tmp_path: Path, embeddings: bool) -> bytes:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, target = tmp_path / "fp32.onnx", tmp_path / "ort-int8.onnx"
+    source.write_bytes(fp32)
+    quantize_dynamic(source, target, per_channel=True, reduce_range=False, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gather"] if embeddings else ["MatMul"])
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize("embeddings", [True, False])
+def test_int8_graph_has_onnxruntime_quantize_dynamic_integers(tiny, tmp_path, embeddings):
+    """Our vectorized quantizer writes what onnxruntime's reference quantize_dynamic writes."""
+    import copy
+
+    import onnx
+    from onnx import numpy_helper
+
+    from slimlib.onnx_export import export_fp32, quantize_int8
+    from slimlib.onnx_runtime import run_session
+
+    fp32 = export_fp32(copy.deepcopy(slim_of(apply_recipe(Recipe(base_model=tiny.path), tiny).st_model).inner))
+    ours, reference = quantize_int8(fp32, embeddings), _ort_reference_int8(fp32, tmp_path, embeddings)
+    mine = {t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(ours).graph.initializer}
+    theirs = {t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(reference).graph.initializer}
+    quantized = sorted(name for name in theirs if name.endswith("_quantized"))
+    assert quantized and sorted(n for n in mine if n.endswith("_quantized")) == quantized
+    assert any("word_embeddings" in name for name in quantized) == embeddings
+    for name in theirs.keys() & mine.keys():
+        assert mine[name].dtype == theirs[name].dtype and np.array_equal(mine[name], theirs[name]), name
+    ids = np.array([[101, 2023, 2003, 1037, 3231, 102], [101, 7592, 102, 0, 0, 0]])
+    mask = (ids > 0).astype(np.int64)
+    ours_out = run_session(make_session(ours), ids, mask)
+    np.testing.assert_allclose(ours_out, run_session(make_session(reference), ids, mask), atol=1e-5)
