@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-
 OPSET = 17
 OUTPUT_NAME = "last_hidden_state"
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -125,3 +125,30 @@ def test_int8_graph_has_onnxruntime_quantize_dynamic_integers(tiny, tmp_path, em
     mask = (ids > 0).astype(np.int64)
     ours_out = run_session(make_session(ours), ids, mask)
     np.testing.assert_allclose(ours_out, run_session(make_session(reference), ids, mask), atol=1e-5)
+
+
+def test_int8_quantizes_a_weight_shared_by_two_matmuls_once():
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from slimlib.onnx_quantize import quantize_dynamic_int8
+
+    weight = np.random.default_rng(0).uniform(-1, 1, (8, 4)).astype(np.float32)
+    # One large value per column keeps the other codes small: without VNNI, ONNX Runtime's u8 x s8 kernel
+    # adds products in pairs into int16 and saturates when both codes of a pair are near their maximum.
+    weight[0] = 4.0
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["a"]), helper.make_node("MatMul", ["a2", "w"], ["b"]),
+         helper.make_node("Identity", ["x"], ["a2"])],
+        "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 8])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 4]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [None, 4])],
+        initializer=[numpy_helper.from_array(weight, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    quantized = quantize_dynamic_int8(model.SerializeToString())
+    names = [t.name for t in onnx.load_from_string(quantized).graph.initializer]
+    assert sorted(names) == ["w_quantized", "w_scale", "w_zero_point"]
+    x = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
+    a, b = make_session(quantized, 1).run(None, {"x": x})
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a, x @ weight, atol=0.05)

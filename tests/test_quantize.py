@@ -207,3 +207,15 @@ def test_pack_cache_stays_within_its_byte_budget(monkeypatch):
         quant_layers.PackedWeight.from_weight(torch.randn(32, 64, generator=torch.Generator().manual_seed(seed)), 4, 32)
     held = sum(t.numel() * t.element_size() for e in quant_layers._PACK_CACHE.values() for t in e)
     assert 0 < held <= 3000 and len(quant_layers._PACK_CACHE) < 10
+
+
+@pytest.mark.parametrize("variant", ["int8", "int4"])
+def test_quantize_after_sharing_layers_roundtrips(tiny_bert, tmp_path, variant):
+    """Shared layers reach the quantizer as one weight feeding several MatMuls: it is quantized once."""
+    share = {"op": "share_layers", "groups": [[0, 1, 2]]}
+    compressed, folder = quantized(tiny_bert, tmp_path, VARIANTS[variant], before=[share])
+    before = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    reloaded = SentenceTransformer(str(folder), device="cpu")
+    np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), before, atol=1e-5)
+    unquantized = measure.encode(apply_recipe(recipe(tiny_bert, share), tiny_bert).st_model, SAMPLE_SENTENCES)
+    assert measure.cosine_rows(before, unquantized).mean() > 0.9
