@@ -72,8 +72,8 @@ def _fit(groups: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: int,
     `low`/`high` are the group minima (<= 0) and maxima (>= 0), computed once for all ratios.
     """
     levels = 2 ** bits - 1
-    # fp16 scales are what we store, so fit with them: the dequantized weights are then exact.
     low, high = low * ratio, high * ratio
+    # fp16 scales are what we store, so fit with them: the dequantized weights are then exact.
     scale = ((high - low) / levels).clamp(min=1e-8).half().float()
     zero = torch.round(-low / scale).clamp(0, levels)
     codes = torch.round(groups / scale[:, None]).add_(zero[:, None]).clamp_(0, levels)
