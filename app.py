@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from slimlib.errors import Cancelled, SlimlibError
-from slimlib.recipe import Recipe
+from slimlib.ops.recipe import Recipe
 from ui import page, state
 from ui.controls import data_picker, model_picker, op_controls
 from ui.evaluation import baseline_entry, evaluate_and_store, lookup

@@ -48,7 +48,7 @@ def main() -> list[dict]:
     os.chdir(ROOT)
     from streamlit.testing.v1 import AppTest
 
-    from slimlib.pipeline import OPS, _load_ops
+    from slimlib.ops.pipeline import OPS, _load_ops
 
     _load_ops()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)

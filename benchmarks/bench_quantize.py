@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from slimlib.evaluate import EvalOptions, evaluate  # noqa: E402
-from slimlib.recipe import Recipe  # noqa: E402
+from slimlib.workflows.evaluate import EvalOptions, evaluate  # noqa: E402
+from slimlib.ops.recipe import Recipe  # noqa: E402
 
 STSB_DEV = ROOT.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
 VARIANTS = {  # row name -> quantize step
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         options = EvalOptions(data=pair_file(args.pairs, Path(tmp)), threads=args.threads, quick=args.quick)
         for name in wanted:
-            recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2",
+            recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2",
                                        "steps": [{"op": "quantize", **VARIANTS[name]}]})
             result = evaluate(recipe, options)
             rows.append(row_of(name, result))

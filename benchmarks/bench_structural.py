@@ -1,6 +1,6 @@
 """Structural ops part A on all-MiniLM-L6-v2, no recovery: prune_heads, drop_layers, prune_ffn.
 
-Each row is a recipe evaluated by slimlib.evaluate (params, exported size, speed interleaved with
+Each row is a recipe evaluated by slimlib.workflows.evaluate (params, exported size, speed interleaved with
 the baseline, STS-B dev Spearman, fidelity cosine on the project's first 300 sentences). Importance
 scores come from sentences 300-555 of the project corpus, so the fidelity set is held out.
 The pair "prune_heads 4/layer taylor" vs "... magnitude" compares the two head rankings at the
@@ -35,8 +35,8 @@ def time_scoring(base_model: str = "all-MiniLM-L6-v2") -> float:
     cache; the rows below then reuse the cached scores, as the app does."""
     import torch
 
-    from slimlib import importance
-    from slimlib.models import load_base
+    from slimlib.ops import importance
+    from slimlib.model.base import load_base
 
     torch.set_num_threads(THREADS)
     base = load_base(base_model)
@@ -59,7 +59,7 @@ def taylor_vs_magnitude(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     quick = "--quick" in (argv or [])
     print(f"\n## Structural ops A (no recovery) — {describe_machine()}\n")
-    from slimlib.importance import scoring_sentences
+    from slimlib.ops.importance import scoring_sentences
 
     print(f"Taylor importance scoring (uncached, {len(scoring_sentences())} sentences, heads + layers + FFN "
           f"in one pass): {time_scoring():.1f} s\n")

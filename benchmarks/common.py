@@ -21,8 +21,8 @@ COLUMNS = ("variant", "params", "size MB", "size ratio", "speedup", "STS Spearma
 def evaluate_rows(rows, base_model: str = "all-MiniLM-L6-v2", data: Path | None = STSB_DEV, threads: int = THREADS,
                   quick: bool = False) -> list[dict]:
     """Evaluate (label, steps) rows; returns one dict per row with the eval JSON under 'result'."""
-    from slimlib.evaluate import EvalOptions, evaluate
-    from slimlib.recipe import FORMAT, Recipe
+    from slimlib.workflows.evaluate import EvalOptions, evaluate
+    from slimlib.ops.recipe import FORMAT, Recipe
 
     out = []
     for label, steps in rows:
@@ -54,7 +54,7 @@ def print_row(row: dict, header: bool = False) -> None:
 
 
 def describe_machine() -> str:
-    from slimlib.hardware import cpu_info
+    from slimlib.measure.hardware import cpu_info
 
     info = cpu_info()
     return f"{info['cpu']}, {info['cores']} cores, features: {', '.join(info['features']) or 'unknown'}; torch threads {THREADS}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from slimlib.charts import heads_figure, treemap_figure
+from slimlib.report.charts import heads_figure, treemap_figure
 from slimlib.errors import Cancelled, SlimlibError
-from slimlib.inspection import param_breakdown, param_summary
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import Recipe
+from slimlib.measure.inspection import param_breakdown, param_summary
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import Recipe
 from ui import page, state
 from ui.resources import base_model
 
@@ -21,7 +21,7 @@ st.title("Heads and where the parameters live")
 
 @st.cache_data(max_entries=8, show_spinner="Scoring heads (once per model and method)...")
 def head_scores(model_hash: str, method: str, _base) -> list[list[float]]:
-    from slimlib.importance import head_importance
+    from slimlib.ops.importance import head_importance
 
     return np.nan_to_num(head_importance(_base, method), nan=0.0).tolist()
 
@@ -65,8 +65,8 @@ def toggle_head(layer: int, head: int, scores: list[list[float]]) -> None:
 
 
 try:
-    import slimlib.importance  # noqa: F401
-    has_importance = hasattr(slimlib.importance, "head_importance")
+    import slimlib.ops.importance  # noqa: F401
+    has_importance = hasattr(slimlib.ops.importance, "head_importance")
 except ImportError:
     has_importance = False
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slimlib.charts import parallel_figure
-from slimlib.recipe import Recipe
-from slimlib.tradeoff import metrics_of
+from slimlib.report.charts import parallel_figure
+from slimlib.ops.recipe import Recipe
+from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.resources import history
 from ui.views import recipe_label

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from slimlib.recipe import Recipe
+from slimlib.ops.recipe import Recipe
 from ui import page, state
 from ui.evaluation import STSB_DEV
 from ui.views import job_panel, start_job
@@ -46,8 +46,8 @@ st.subheader("Model files")
 def build(recipe_json: str, want_onnx: bool, int8: bool):
     """Work for a background job: apply the recipe, zip the folder, optionally export ONNX."""
     def work(progress, should_stop):
-        from slimlib.models import load_base
-        from slimlib.pipeline import apply_recipe
+        from slimlib.model.base import load_base
+        from slimlib.ops.pipeline import apply_recipe
 
         frozen = Recipe.from_json(recipe_json)
         compressed = apply_recipe(frozen, load_base(frozen.base_model), progress=progress, should_stop=should_stop)
@@ -62,7 +62,7 @@ def build(recipe_json: str, want_onnx: bool, int8: bool):
                         archive.write(path, Path("model") / path.relative_to(folder))
             files["zip"] = buffer.getvalue()
             if want_onnx:
-                from slimlib.onnx_export import export_onnx_file
+                from slimlib.ops.onnx_export import export_onnx_file
 
                 progress("exporting ONNX", 0.9)
                 files["onnx"] = export_onnx_file(compressed.st_model, Path(tmp) / "model.onnx", int8=int8).read_bytes()
@@ -75,8 +75,8 @@ def keep_files(job) -> None:
 
 
 try:
-    import slimlib.onnx_export  # noqa: F401
-    has_onnx = hasattr(slimlib.onnx_export, "export_onnx_file")
+    import slimlib.ops.onnx_export  # noqa: F401
+    has_onnx = hasattr(slimlib.ops.onnx_export, "export_onnx_file")
 except ImportError:
     has_onnx = False
 cols = st.columns(3)

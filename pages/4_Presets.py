@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from slimlib.errors import Cancelled, SlimlibError
-from slimlib.presets import PRESETS, judge
-from slimlib.tradeoff import metrics_of
+from slimlib.report.presets import PRESETS, judge
+from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.controls import data_picker
 from ui.evaluation import evaluate_and_store, lookup

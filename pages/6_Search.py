@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.recipe import Recipe
+from slimlib.ops.recipe import Recipe
 from slimlib.sweep import frontier, store
 from slimlib.sweep.background import SearchProcess, search_command, write_space
 from slimlib.sweep.space import default_axes

@@ -7,26 +7,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import slim_model as _register  # noqa: F401  (AutoModel registration)
+from .model import slim as _register
 from .errors import Cancelled, DataFileError, ModelLoadError, RecipeError, SlimlibError
-from .recipe import FORMAT, Recipe, make_step
+from .ops.recipe import FORMAT, Recipe, make_step
 
 
 def load_base(name: str = "all-MiniLM-L6-v2"):
-    from .models import load_base as _load
+    from .model.base import load_base as _load
 
     return _load(name)
 
 
 def apply_recipe(recipe, base=None, progress=None, should_stop=None):
-    from .pipeline import apply_recipe as _apply
+    from .ops.pipeline import apply_recipe as _apply
 
     return _apply(recipe, base, progress, should_stop)
 
 
 def load_compressed(folder: str):
     """Load a compressed model folder (or any sentence-transformers folder) on CPU."""
-    from .models import load_sentence_transformer
+    from .model.base import load_sentence_transformer
 
     return load_sentence_transformer(str(folder))
 

@@ -17,7 +17,7 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .recipe import op_help
+    from .ops.recipe import op_help
 
     ops = "\n".join(f"  {op}: " + ", ".join(fields) for op, fields in op_help().items())
     parser = argparse.ArgumentParser(
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compress sentence-embedding models and measure what each choice costs and buys.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Recipe ops and their fields (python -m slimlib ops for help text):\n{ops}\n\n"
-               'Example recipe: {"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2", '
+               'Example recipe: {"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2", '
                '"steps": [{"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 300}, {"op": "quantize", "bits": 8}]}',
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,9 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_ops(_args) -> int:
-    from .recipe import STEP_TYPES, op_help
+    from .ops.recipe import STEP_TYPES, op_help
 
-    from .examples_text import OP_EXAMPLES
+    from .ops.examples_text import OP_EXAMPLES
 
     for op, fields in op_help().items():
         print(f"{op}")

@@ -46,7 +46,7 @@ def stsb_dev_small(stsb_dev, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def minilm():
     """The bundled all-MiniLM-L6-v2 as a slimlib BaseModel (read-only; compress copies)."""
-    from slimlib.models import load_base
+    from slimlib.model.base import load_base
 
     return load_base("all-MiniLM-L6-v2")
 
@@ -60,7 +60,7 @@ def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int 
     from sentence_transformers.sentence_transformer.modules import Pooling
     from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
 
-    from slimlib.models import bundled_model_path
+    from slimlib.model.base import bundled_model_path
 
     torch.manual_seed(seed)
     common = dict(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
@@ -94,14 +94,14 @@ def tiny_mpnet_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bert(tiny_bert_path):
-    from slimlib.models import load_base
+    from slimlib.model.base import load_base
 
     return load_base(str(tiny_bert_path))
 
 
 @pytest.fixture(scope="session")
 def tiny_mpnet(tiny_mpnet_path):
-    from slimlib.models import load_base
+    from slimlib.model.base import load_base
 
     return load_base(str(tiny_mpnet_path))
 

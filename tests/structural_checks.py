@@ -5,9 +5,9 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the slimlib model type
-from slimlib import measure
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import FORMAT, Recipe
+from slimlib.measure import metrics as measure
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import FORMAT, Recipe
 
 from conftest import SAMPLE_SENTENCES
 

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from slimlib.errors import Cancelled, RecipeError
-from slimlib.presets import PRESETS
-from slimlib.recipe import Recipe
+from slimlib.report.presets import PRESETS
+from slimlib.ops.recipe import Recipe
 from ui.config import config_to_recipe, decode_recipe, default_config, encode_recipe, recipe_to_config, share_groups
 from ui.jobs import Job
 
@@ -25,7 +25,7 @@ RECIPES = [
 
 @pytest.mark.parametrize("steps", RECIPES, ids=lambda r: "+".join(s["op"] for s in r["steps"]) or "empty")
 def test_recipe_survives_the_controls(steps):
-    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2", **steps}).canonical()
+    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2", **steps}).canonical()
     back = config_to_recipe(recipe_to_config(recipe, 6), 6)
     assert back.to_dict() == recipe.to_dict()
 
@@ -56,7 +56,7 @@ def test_share_groups():
 
 
 def test_link_round_trip_and_damage():
-    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2",
+    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2",
                                "steps": [{"op": "prune_heads", "per_layer": 2}, {"op": "quantize", "bits": 8}]})
     token = encode_recipe(recipe)
     assert token.replace("-", "").replace("_", "").isalnum()  # URL-safe as is

@@ -49,7 +49,7 @@ def test_first_run_shows_baseline_metrics_and_chart(explore):
 
 def test_changing_a_control_adds_a_point_and_changes_the_metrics(explore):
     at = explore
-    from slimlib.pipeline import OPS, _load_ops
+    from slimlib.ops.pipeline import OPS, _load_ops
 
     _load_ops()
     op, widget, value = next(((op, w, v) for op, w, v in (
@@ -74,7 +74,7 @@ def test_changing_a_control_adds_a_point_and_changes_the_metrics(explore):
 
 def test_unregistered_ops_are_disabled_not_crashing(explore):
     at = explore
-    from slimlib.pipeline import OPS
+    from slimlib.ops.pipeline import OPS
 
     disabled = {e.key for e in at.sidebar.get("slider") + at.sidebar.get("select_slider") + at.sidebar.get("selectbox")
                 if e.disabled}

@@ -1,8 +1,8 @@
 """param_breakdown: rows that sum up, match count_params, and follow the model's structure."""
 from __future__ import annotations
 
-from slimlib.inspection import param_breakdown, param_summary
-from slimlib.measure import count_params
+from slimlib.measure.inspection import param_breakdown, param_summary
+from slimlib.measure.metrics import count_params
 
 
 def check_tree(rows):
@@ -36,8 +36,8 @@ def test_minilm_word_embeddings_are_half_the_model(minilm):
 
 
 def test_after_a_recipe_counts_match(tiny):
-    from slimlib.pipeline import OPS, _load_ops, apply_recipe
-    from slimlib.recipe import Recipe, make_step
+    from slimlib.ops.pipeline import OPS, _load_ops, apply_recipe
+    from slimlib.ops.recipe import Recipe, make_step
 
     _load_ops()
     if "prune_ffn" not in OPS:

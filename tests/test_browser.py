@@ -38,7 +38,7 @@ def start_url(server, request):
     url = server[0]
     if os.environ.get("SLIMLIB_BROWSER_MODEL", "tiny") == "minilm":
         return url, 5, server
-    from slimlib.recipe import Recipe
+    from slimlib.ops.recipe import Recipe
     from ui.config import encode_recipe
 
     tiny = request.getfixturevalue("tiny_bert_path")
@@ -76,7 +76,7 @@ def test_change_a_control_then_download_the_recipe(start_url, tmp_path):
             button.click()
         path = download_info.value.path()
         recipe = json.loads(Path(path).read_text(encoding="utf-8"))
-        assert recipe["format"] == "slimlib.recipe/v1"
+        assert recipe["format"] == "slimlib.ops.recipe/v1"
         assert {"op": "drop_layers", "layers": [last_layer]} in recipe["steps"]
         page.screenshot(path=str(tmp_path / "export.png"), full_page=True)
         browser.close()

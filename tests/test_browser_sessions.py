@@ -32,7 +32,7 @@ SESSIONS_WAIT_MS = min(WAIT_MS, 300_000)
 
 
 def _links(model_path: Path, port: int) -> list[str]:
-    from slimlib.recipe import FORMAT, Recipe
+    from slimlib.ops.recipe import FORMAT, Recipe
     from ui.config import encode_recipe
 
     links = []

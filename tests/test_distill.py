@@ -8,12 +8,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import distillation, measure
-from slimlib.corpus import project_sentences, sentences_hash
+from slimlib.ops import training as distillation
+from slimlib.measure import metrics as measure
+from slimlib.data.corpus import project_sentences, sentences_hash
 from slimlib.errors import Cancelled, RecipeError
 from slimlib.paths import cache_dir
-from slimlib.pipeline import OPS, OpContext, _load_ops, apply_recipe, prepare
-from slimlib.recipe import Recipe, make_step
+from slimlib.ops.pipeline import OPS, OpContext, _load_ops, apply_recipe, prepare
+from slimlib.ops.recipe import Recipe, make_step
 
 from conftest import SAMPLE_SENTENCES
 
@@ -138,7 +139,7 @@ def test_empty_corpus_file_names_the_field(tiny_bert, tmp_path):
 
 def test_pair_file_corpus_uses_its_sentences(tiny_bert, stsb_dev_small, fresh_cache):
     compressed = apply_recipe(_recipe(tiny_bert, _distill(steps=2, corpus=str(stsb_dev_small))), tiny_bert)
-    sentences = slimlib.corpus.load_sentences(str(stsb_dev_small))
+    sentences = slimlib.data.corpus.load_sentences(str(stsb_dev_small))
     assert compressed.recipe.steps[0].corpus_sha256 == sentences_hash(sentences)
 
 

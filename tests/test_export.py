@@ -7,8 +7,8 @@ import pytest
 
 from slimlib.cli import main
 from slimlib.errors import SlimlibError
-from slimlib.export import export
-from slimlib.recipe import FORMAT, Recipe
+from slimlib.workflows.export import export
+from slimlib.ops.recipe import FORMAT, Recipe
 
 
 def tiny_recipe(base, *steps):

@@ -1,5 +1,5 @@
 """What the CPU means for the bit-width choice: the advice follows the detected features."""
-from slimlib.hardware import bit_width_advice, cpu_info
+from slimlib.measure.hardware import bit_width_advice, cpu_info
 
 
 def _info(**overrides):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from slimlib import importance, layer_parts as parts
+from slimlib.ops import importance
+from slimlib.model import parts
 
 
 def test_shapes_for_the_heatmap_and_ops(tiny):
@@ -108,7 +109,7 @@ def test_a_silenced_unit_scores_exactly_zero(tiny):
 def test_taylor_predicts_how_far_removing_a_head_moves_the_embedding(tiny_bert):
     """Ranking check against the real effect: zeroing the top-scored head of a layer moves the
     embedding more than zeroing the lowest-scored one."""
-    from slimlib import measure
+    from slimlib.measure import metrics as measure
 
     sentences = importance.scoring_sentences()[:64]
     scores = importance.compute_scores(tiny_bert.model, tiny_bert.arch, "taylor", sentences=sentences).heads
@@ -131,8 +132,8 @@ def test_unknown_method_is_rejected(tiny_bert):
 
 
 def test_scores_of_an_intermediate_model_are_reused_for_the_same_earlier_steps(tiny_bert, monkeypatch):
-    from slimlib.pipeline import apply_recipe
-    from slimlib.recipe import Recipe, make_step
+    from slimlib.ops.pipeline import apply_recipe
+    from slimlib.ops.recipe import Recipe, make_step
 
     def recipe(dropped: int, ffn_keep: float) -> Recipe:  # layers dropped first: FFN neurons must be rescored
         return Recipe(tiny_bert.path, [make_step("drop_layers", layers=[dropped]), make_step("prune_ffn", keep=ffn_keep)])
@@ -154,8 +155,8 @@ def test_scores_of_an_intermediate_model_are_reused_for_the_same_earlier_steps(t
 
 
 def test_base_scores_serve_ops_after_steps_that_keep_the_units_in_place(tiny_bert, monkeypatch):
-    from slimlib.pipeline import apply_recipe
-    from slimlib.recipe import Recipe, make_step
+    from slimlib.ops.pipeline import apply_recipe
+    from slimlib.ops.recipe import Recipe, make_step
 
     base = importance.base_scores(tiny_bert, "taylor")
 

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from slimlib.errors import ModelLoadError
-from slimlib.models import load_base, resolve_model_path
-from slimlib.pipeline import model_shape
+from slimlib.model.base import load_base, resolve_model_path
+from slimlib.ops.pipeline import model_shape
 
 
 def test_bundled_minilm(minilm):
@@ -13,7 +13,7 @@ def test_bundled_minilm(minilm):
     shape = model_shape(minilm.model, minilm.arch)
     assert (shape.num_layers, shape.heads, shape.hidden, shape.intermediate, shape.vocab) == (
         6, [12] * 6, 384, [1536] * 6, 30522)
-    from slimlib.measure import count_params
+    from slimlib.measure.metrics import count_params
 
     assert count_params(minilm.model) == 22_713_216
     assert load_base("sentence-transformers/all-MiniLM-L6-v2") is not None

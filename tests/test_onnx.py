@@ -9,13 +9,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.export import folder_bytes
-from slimlib.onnx_export import export_onnx_file
-from slimlib.onnx_runtime import make_session
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import Recipe
-from slimlib.slim_model import slim_of
+from slimlib.measure import metrics as measure
+from slimlib.model.files import folder_bytes
+from slimlib.ops.onnx_export import export_onnx_file
+from slimlib.model.onnx_session import make_session
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import Recipe
+from slimlib.model.slim import slim_of
 
 from conftest import SAMPLE_SENTENCES
 
@@ -34,7 +34,7 @@ def docs_embed():
 
 @pytest.fixture(scope="module")
 def minilm_int8(minilm, tmp_path_factory):
-    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": minilm.path,
+    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": minilm.path,
                                "steps": [{"op": "quantize", "bits": 8}]})
     compressed = apply_recipe(recipe, minilm)
     return compressed, compressed.save(tmp_path_factory.mktemp("minilm-int8") / "model")
@@ -70,7 +70,7 @@ def test_export_onnx_file_runs_standalone(tiny, tmp_path, int8):
 
 
 def test_export_of_a_bf16_model_keeps_it_bf16(tiny_bert, tmp_path):
-    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": tiny_bert.path,
+    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": tiny_bert.path,
                                "steps": [{"op": "quantize", "bits": 16}]})
     compressed = apply_recipe(recipe, tiny_bert)
     export_onnx_file(compressed.st_model, tmp_path / "model.onnx")
@@ -109,8 +109,8 @@ def test_int8_graph_has_onnxruntime_quantize_dynamic_integers(tiny, tmp_path, em
     import onnx
     from onnx import numpy_helper
 
-    from slimlib.onnx_export import export_fp32, quantize_int8
-    from slimlib.onnx_runtime import run_session
+    from slimlib.ops.onnx_export import export_fp32, quantize_int8
+    from slimlib.model.onnx_session import run_session
 
     fp32 = export_fp32(copy.deepcopy(slim_of(apply_recipe(Recipe(base_model=tiny.path), tiny).st_model).inner))
     ours, reference = quantize_int8(fp32, embeddings), _ort_reference_int8(fp32, tmp_path, embeddings)
@@ -131,7 +131,7 @@ def test_int8_quantizes_a_weight_shared_by_two_matmuls_once():
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from slimlib.onnx_quantize import quantize_dynamic_int8
+    from slimlib.ops.int8 import quantize_dynamic_int8
 
     weight = np.random.default_rng(0).uniform(-1, 1, (8, 4)).astype(np.float32)
     # One large value per column keeps the other codes small: without VNNI, ONNX Runtime's u8 x s8 kernel

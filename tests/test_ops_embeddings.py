@@ -6,12 +6,12 @@ from sentence_transformers import SentenceTransformer
 from torch import nn
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.architectures import get_module
-from slimlib.layers import FactorizedEmbedding
-from slimlib.ops.embeddings import factorize_embedding
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import FORMAT, Recipe
+from slimlib.measure import metrics as measure
+from slimlib.model.architectures import get_module
+from slimlib.model.modules import FactorizedEmbedding
+from slimlib.ops.factorize_embeddings import factorize_embedding
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import FORMAT, Recipe
 
 from conftest import SAMPLE_SENTENCES
 

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from slimlib import RecipeError, layer_parts as parts, measure
-from slimlib.layers import EmptySelfAttention, HeadSelectingAttention
-from slimlib.ops.heads import plan_global, plan_per_layer
+from slimlib.model import parts
+from slimlib.measure import metrics as measure
+from slimlib import RecipeError
+from slimlib.model.modules import EmptySelfAttention, HeadSelectingAttention
+from slimlib.ops.prune_heads import plan_global, plan_per_layer
 
 from structural_checks import assert_roundtrip, compress, weights_bytes
 

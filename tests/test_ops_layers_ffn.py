@@ -3,9 +3,11 @@ import json
 
 import pytest
 
-from slimlib import RecipeError, layer_parts as parts, measure
-from slimlib.ops.ffn import kept_width, top_neurons
-from slimlib.ops.layers import most_important
+from slimlib.model import parts
+from slimlib.measure import metrics as measure
+from slimlib import RecipeError
+from slimlib.ops.prune_ffn import kept_width, top_neurons
+from slimlib.ops.drop_layers import most_important
 
 from structural_checks import assert_roundtrip, compress, weights_bytes
 

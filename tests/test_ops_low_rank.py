@@ -6,12 +6,12 @@ from sentence_transformers import SentenceTransformer
 from torch import nn
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.architectures import get_module
-from slimlib.layers import LowRankLinear
+from slimlib.measure import metrics as measure
+from slimlib.model.architectures import get_module
+from slimlib.model.modules import LowRankLinear
 from slimlib.ops.low_rank import factorize, rank_for_energy, saves_parameters
-from slimlib.pipeline import OPS, _load_ops, apply_recipe
-from slimlib.recipe import FORMAT, Recipe
+from slimlib.ops.pipeline import OPS, _load_ops, apply_recipe
+from slimlib.ops.recipe import FORMAT, Recipe
 
 from conftest import SAMPLE_SENTENCES
 

@@ -7,13 +7,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.architectures import get_module
-from slimlib.corpus import project_sentences
-from slimlib.layers import FactorizedEmbedding, LowRankLinear
-from slimlib.ops.vocab import BudgetTooSmall, choose_tokens, remap_tokenizer_json
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import FORMAT, Recipe
+from slimlib.measure import metrics as measure
+from slimlib.model.architectures import get_module
+from slimlib.data.corpus import project_sentences
+from slimlib.model.modules import FactorizedEmbedding, LowRankLinear
+from slimlib.ops.trim_vocab import BudgetTooSmall, choose_tokens, remap_tokenizer_json
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import FORMAT, Recipe
 
 from conftest import SAMPLE_SENTENCES
 

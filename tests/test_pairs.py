@@ -1,9 +1,9 @@
 """Labelled pair files and sentence files."""
 import pytest
 
-from slimlib.corpus import load_sentences, project_sentences
+from slimlib.data.corpus import load_sentences, project_sentences
 from slimlib.errors import DataFileError
-from slimlib.pairs import read_pairs
+from slimlib.data.pairs import read_pairs
 
 
 def test_reads_sts_benchmark(stsb_dev):
@@ -62,7 +62,7 @@ def test_not_utf8_and_missing(tmp_path):
 
 
 def test_enormous_file_is_refused_before_reading(tmp_path, monkeypatch):
-    import slimlib.pairs as pairs_module
+    import slimlib.data.pairs as pairs_module
 
     monkeypatch.setattr(pairs_module, "MAX_PAIR_FILE_BYTES", 100)
     path = tmp_path / "big.csv"

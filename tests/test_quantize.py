@@ -6,12 +6,12 @@ from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
+from slimlib.measure import metrics as measure
 from slimlib.errors import RecipeError
-from slimlib.pipeline import OPS, _load_ops, apply_recipe
-from slimlib.quant_layers import PackedEmbedding, PackedLinear, PackedWeight, pack_bits, unpack_bits
-from slimlib.recipe import Recipe
-from slimlib.slim_model import slim_of
+from slimlib.ops.pipeline import OPS, _load_ops, apply_recipe
+from slimlib.model.packed import PackedEmbedding, PackedLinear, PackedWeight, pack_bits, unpack_bits
+from slimlib.ops.recipe import Recipe
+from slimlib.model.slim import slim_of
 
 from conftest import SAMPLE_SENTENCES
 
@@ -26,7 +26,7 @@ VARIANTS = {  # name -> quantize step
 
 
 def recipe(base, *steps) -> Recipe:
-    return Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": base.path, "steps": list(steps)})
+    return Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": base.path, "steps": list(steps)})
 
 
 def quantized(base, tmp_path, step: dict, before=()):
@@ -181,7 +181,7 @@ def test_quantize_after_dropping_a_layer_roundtrips(tiny, tmp_path, variant):
 
 
 def test_packing_the_same_weights_again_reuses_the_bytes_and_copies_them(monkeypatch):
-    from slimlib import quant_layers
+    from slimlib.model import packed as quant_layers
 
     monkeypatch.setattr(quant_layers, "_PACK_CACHE", type(quant_layers._PACK_CACHE)())
     calls = []
@@ -199,7 +199,7 @@ def test_packing_the_same_weights_again_reuses_the_bytes_and_copies_them(monkeyp
 
 
 def test_pack_cache_stays_within_its_byte_budget(monkeypatch):
-    from slimlib import quant_layers
+    from slimlib.model import packed as quant_layers
 
     monkeypatch.setattr(quant_layers, "_PACK_CACHE", type(quant_layers._PACK_CACHE)())
     monkeypatch.setattr(quant_layers, "PACK_CACHE_BYTES", 3000)

@@ -5,7 +5,7 @@ import warnings
 import pytest
 
 from slimlib.errors import RecipeError
-from slimlib.recipe import FORMAT, STEP_TYPES, ModelShape, Recipe, make_step
+from slimlib.ops.recipe import FORMAT, STEP_TYPES, ModelShape, Recipe, make_step
 
 MINILM_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
 
@@ -99,9 +99,9 @@ def test_shape_checks_follow_earlier_steps():
     ("{not json", r"r\.json: not valid JSON"),
     ("[1, 2]", r"expected a JSON object"),
     ('{"base_model": "x", "steps": []}', r'missing "format"'),
-    ('{"format": "slimlib.recipe/v9", "steps": []}', r"format 'slimlib.recipe/v9' is not supported"),
-    ('{"format": "slimlib.recipe/v1", "steps": {}}', r"steps must be a list"),
-    ('{"format": "slimlib.recipe/v1", "base_model": 3, "steps": []}', r"base_model must be a model id or folder path"),
+    ('{"format": "slimlib.ops.recipe/v9", "steps": []}', r"format 'slimlib.ops.recipe/v9' is not supported"),
+    ('{"format": "slimlib.ops.recipe/v1", "steps": {}}', r"steps must be a list"),
+    ('{"format": "slimlib.ops.recipe/v1", "base_model": 3, "steps": []}', r"base_model must be a model id or folder path"),
 ])
 def test_bad_files(tmp_path, text, message):
     path = tmp_path / "r.json"

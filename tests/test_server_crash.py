@@ -9,7 +9,7 @@ from browser_support import POINTS, free_port, launch, open_and_wait, require_br
 
 def test_kill_during_evaluation_then_restart(tiny_bert_path, tmp_path):
     sync_api = require_browser()
-    from slimlib.recipe import Recipe
+    from slimlib.ops.recipe import Recipe
     from ui.config import encode_recipe
 
     data_dir, port = tmp_path / "data", free_port()

@@ -5,12 +5,12 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.architectures import get_module
+from slimlib.measure import metrics as measure
+from slimlib.model.architectures import get_module
 from slimlib.errors import RecipeError
-from slimlib.export import folder_bytes
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import Recipe, make_step
+from slimlib.model.files import folder_bytes
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import Recipe, make_step
 
 from conftest import SAMPLE_SENTENCES
 

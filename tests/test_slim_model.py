@@ -4,10 +4,10 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the model type
-from slimlib import measure
-from slimlib.pipeline import apply_recipe
-from slimlib.recipe import Recipe
-from slimlib.slim_model import SlimModel
+from slimlib.measure import metrics as measure
+from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.recipe import Recipe
+from slimlib.model.slim import SlimModel
 
 from conftest import SAMPLE_SENTENCES
 

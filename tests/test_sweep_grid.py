@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from slimlib.errors import RecipeError, SlimlibError
-from slimlib.recipe import ModelShape
+from slimlib.ops.recipe import ModelShape
 from slimlib.sweep.engines import plan_for_hosts, plan_local
 from slimlib.sweep.grid import build_steps, expand, load_grid, parse_grid
 from slimlib.sweep.objectives import default_objectives, objective_values, parse_objectives
@@ -57,13 +57,13 @@ def test_same_recipe_from_two_combinations_runs_once():
 
 
 def test_list_of_recipes_is_a_grid():
-    recipe = {"format": "slimlib.recipe/v1", "base_model": "m", "steps": [{"op": "drop_layers", "keep": 2}]}
+    recipe = {"format": "slimlib.ops.recipe/v1", "base_model": "m", "steps": [{"op": "drop_layers", "keep": 2}]}
     spec = parse_grid([recipe, {**recipe, "steps": []}, recipe])
     assert spec.base_model == "m" and len(expand(spec)) == 2
     with pytest.raises(RecipeError, match="share one base_model"):
         parse_grid([recipe, {**recipe, "base_model": "other"}])
     with pytest.raises(RecipeError, match=r"^recipes\[1\]\.steps\[0\]\.op: 'nope' is not an op"):
-        parse_grid([recipe, {"format": "slimlib.recipe/v1", "steps": [{"op": "nope"}]}])
+        parse_grid([recipe, {"format": "slimlib.ops.recipe/v1", "steps": [{"op": "nope"}]}])
 
 
 @pytest.mark.parametrize("data, message", [

@@ -23,7 +23,7 @@ def fake_study(name: str) -> None:
                                     "base_model": "all-MiniLM-L6-v2", "data": None, "quick": True, "space": {}},
                              ["minimize", "maximize"])
     for size, fidelity, bits in ((90e6, 1.0, 32), (23e6, 0.99, 8), (50e6, 0.9, 16)):
-        recipe = {"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2",
+        recipe = {"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2",
                   "steps": [{"op": "quantize", "bits": bits}]}
         study.add_trial(optuna.create_trial(values=[size, fidelity], user_attrs={
             "recipe": recipe, "settings": {"quantize.bits": bits}, "worker_pid": 1,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from slimlib.charts import marker_sizes, tradeoff_figure
-from slimlib.presets import PRESETS, judge, verdict
-from slimlib.references import LABEL, references
-from slimlib.tradeoff import baseline_metrics, dominated_flags, dominates, metrics_of, objectives_for, pareto_front, pareto_mask
+from slimlib.report.charts import marker_sizes, tradeoff_figure
+from slimlib.report.presets import PRESETS, judge, verdict
+from slimlib.report.references import LABEL, references
+from slimlib.report.tradeoff import baseline_metrics, dominated_flags, dominates, metrics_of, objectives_for, pareto_front, pareto_mask
 
 SIZE_ACC = objectives_for("size", "sts_retained")  # smaller size, higher accuracy
 

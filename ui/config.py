@@ -1,4 +1,4 @@
-"""The explorer's controls as a plain dict, and its two-way mapping to a `slimlib.recipe.Recipe`.
+"""The explorer's controls as a plain dict, and its two-way mapping to a `slimlib.ops.recipe.Recipe`.
 
 No Streamlit here: the pages keep this dict in session state and draw widgets from it, and tests
 check that a recipe survives `recipe_to_config` -> `config_to_recipe` unchanged. Fields a control
@@ -13,7 +13,7 @@ import json
 import zlib
 
 from slimlib.errors import RecipeError
-from slimlib.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, Recipe, make_step
+from slimlib.ops.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, Recipe, make_step
 
 DEFAULTS: dict = {
     "model": DEFAULT_MODEL,

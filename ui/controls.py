@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.hardware import bit_width_advice
-from slimlib.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, ModelShape
+from slimlib.measure.hardware import bit_width_advice
+from slimlib.ops.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, ModelShape
 
 from . import state
 from .evaluation import NO_DATA, STSB_DEV, DataChoice, data_choice, save_upload

@@ -1,7 +1,7 @@
 """Evaluating configs from the app: the data choice, the result caches and the history.
 
 A result is looked up in the SQLite history (keyed by model, recipe, data and quick; survives
-restarts) and only then computed with `slimlib.evaluate.evaluate`. Every computed result is written
+restarts) and only then computed with `slimlib.workflows.evaluate.evaluate`. Every computed result is written
 to the history, which is also what the trade-off chart draws.
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from slimlib.evaluate import EvalOptions, evaluate
+from slimlib.workflows.evaluate import EvalOptions, evaluate
 from slimlib.history import Entry
-from slimlib.pairs import read_pairs
+from slimlib.data.pairs import read_pairs
 from slimlib.paths import PROJECT_DIR, data_dir
-from slimlib.recipe import Recipe
+from slimlib.ops.recipe import Recipe
 
 from .resources import base_model, history
 
@@ -103,7 +103,7 @@ def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=N
 
 
 def _plain_base(name: str):
-    from slimlib.models import load_base
+    from slimlib.model.base import load_base
 
     return load_base(name)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.models import BaseModel
-from slimlib.recipe import ModelShape, Recipe
+from slimlib.model.base import BaseModel
+from slimlib.ops.recipe import ModelShape, Recipe
 
 from . import state
 from .config import config_to_recipe
@@ -44,7 +44,7 @@ def load(model_name: str | None = None) -> PageContext:
 
 def current_recipe(ctx: PageContext) -> Recipe | None:
     """The recipe the session's controls describe, or None after showing why it is invalid."""
-    from slimlib.pipeline import check_recipe
+    from slimlib.ops.pipeline import check_recipe
 
     try:
         recipe = config_to_recipe(state.config(), ctx.shape.num_layers, ctx.available)

@@ -11,9 +11,9 @@ import pkgutil
 import streamlit as st
 
 from slimlib.history import History
-from slimlib.models import BaseModel, load_base
-from slimlib.pipeline import model_shape
-from slimlib.recipe import ModelShape
+from slimlib.model.base import BaseModel, load_base
+from slimlib.ops.pipeline import model_shape
+from slimlib.ops.recipe import ModelShape
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
@@ -28,7 +28,8 @@ def shape_of(base: BaseModel) -> ModelShape:
 @st.cache_resource(max_entries=1, show_spinner=False)
 def available_ops() -> tuple[frozenset[str], dict[str, str]]:
     """Registered ops, and a note for each op module that failed to import (it is being written)."""
-    from slimlib import ops, pipeline
+    from slimlib.ops import pipeline
+    from slimlib import ops
 
     problems: dict[str, str] = {}
     try:

@@ -12,7 +12,7 @@ import copy
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.recipe import Recipe
+from slimlib.ops.recipe import Recipe
 
 from .config import DEFAULTS, decode_recipe, default_config, encode_recipe, recipe_to_config
 

@@ -5,10 +5,10 @@ import json
 
 import streamlit as st
 
-from slimlib.charts import tradeoff_figure
+from slimlib.report.charts import tradeoff_figure
 from slimlib.history import Entry
-from slimlib.references import references
-from slimlib.tradeoff import X_CHOICES, Y_CHOICES, METRICS, baseline_metrics, metrics_of
+from slimlib.report.references import references
+from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, METRICS, baseline_metrics, metrics_of
 
 from .jobs import Job
 

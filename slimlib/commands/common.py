@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..recipe import Recipe
+from ..ops.recipe import Recipe
 
 
 def tqdm_progress():

@@ -17,8 +17,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluate import EvalOptions, evaluate
-    from ..report_text import format_eval
+    from ..workflows.evaluate import EvalOptions, evaluate
+    from ..report.text import format_eval
 
     recipe = load_recipe(args.recipe)
     if args.threads is not None and args.threads < 1:

@@ -14,10 +14,10 @@ def add_parser(sub) -> None:
 
 
 def describe(model_name: str) -> dict:
-    from ..inspection import param_breakdown, param_summary
-    from ..measure import artifact_size
-    from ..models import load_base
-    from ..pipeline import OPS, _load_ops, model_shape
+    from ..measure.inspection import param_breakdown, param_summary
+    from ..measure.metrics import artifact_size
+    from ..model.base import load_base
+    from ..ops.pipeline import OPS, _load_ops, model_shape
 
     base = load_base(model_name)
     _load_ops()
@@ -44,7 +44,7 @@ def describe(model_name: str) -> dict:
 
 
 def run(args) -> int:
-    from ..hardware import bit_width_advice
+    from ..measure.hardware import bit_width_advice
 
     info = describe(args.model)
     if args.json:

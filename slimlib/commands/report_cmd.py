@@ -20,8 +20,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import SlimlibError
-    from ..evaluate import EvalOptions, evaluate
-    from ..html_report import render_report
+    from ..workflows.evaluate import EvalOptions, evaluate
+    from ..report.html import render_report
 
     recipes = [(path, load_recipe(path)) for path in args.recipes]  # validate all before any work
     results = []

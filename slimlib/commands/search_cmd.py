@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..recipe import DEFAULT_MODEL
+    from ..ops.recipe import DEFAULT_MODEL
     from ..sweep.driver import RunConfig, available_ops, model_shape_of, run_search
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid

@@ -21,14 +21,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .. import distillation
-from ..corpus import load_sentences, sentences_hash
+from . import training as distillation
+from ..data.corpus import load_sentences, sentences_hash
 from ..errors import DataFileError
-from ..export import WRITE_ERRORS, write_error_reason
+from ..model.files import WRITE_ERRORS, write_error_reason
 from ..paths import cache_dir
-from ..pipeline import OpContext, register_op
-from ..recipe import Distill
-from ..slim_model import WEIGHTS_NAME, _is_derived_buffer, _under
+from .pipeline import OpContext, register_op
+from .recipe import Distill
+from ..model.slim import WEIGHTS_NAME, _is_derived_buffer, _under
 
 MAX_TRAINED_CACHE_ENTRIES = 6
 PROGRESS_UPDATES = 100

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..architectures import ArchSpec, get_module
-from ..layer_parts import attention_core, output_name, projection_names
-from ..layers import LowRankLinear
-from ..pipeline import OpContext, register_op
-from ..recipe import LowRank
+from ..model.architectures import ArchSpec, get_module
+from ..model.parts import attention_core, output_name, projection_names
+from ..model.modules import LowRankLinear
+from .pipeline import OpContext, register_op
+from .recipe import LowRank
 
 
 @dataclass

@@ -20,12 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..architectures import get_module, set_module
-from ..hardware import cpu_info
-from ..measure import count_params
-from ..pipeline import OpContext, register_op
-from ..quant_layers import PackedEmbedding, PackedLinear
-from ..recipe import Quantize
+from ..model.architectures import get_module, set_module
+from ..measure.hardware import cpu_info
+from ..measure.metrics import count_params
+from .pipeline import OpContext, register_op
+from ..model.packed import PackedEmbedding, PackedLinear
+from .recipe import Quantize
 
 LABEL_INT8 = "measured (ONNX Runtime int8, dynamic per-channel)"
 LABEL_INT4 = "measured (dequantized to fp32 at load: no int4 kernel)"
@@ -74,7 +74,7 @@ def _to_half(ctx: OpContext, step: Quantize) -> None:
 
 
 def _to_onnx_int8(ctx: OpContext, step: Quantize) -> None:
-    from ..onnx_export import export_fp32, quantize_int8
+    from .onnx_export import export_fp32, quantize_int8
 
     logical = count_params(ctx.slim)
     ctx.progress("exporting to ONNX", 0.1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import Cancelled, RecipeError, SlimlibError
-from ..recipe import ModelShape, Recipe
+from ..ops.recipe import ModelShape, Recipe
 from . import store
 from .grid import GridSpec, describe, expand
 from .objectives import Objective, objective_values
@@ -58,15 +58,15 @@ class RunSummary:
 
 
 def model_shape_of(base_model: str) -> ModelShape:
-    from ..models import load_base
-    from ..pipeline import model_shape
+    from ..model.base import load_base
+    from ..ops.pipeline import model_shape
 
     base = load_base(base_model)
     return model_shape(base.model, base.arch)
 
 
 def available_ops() -> list[str]:
-    from ..pipeline import OPS, _load_ops
+    from ..ops.pipeline import OPS, _load_ops
 
     _load_ops()
     return sorted(OPS)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecipeError
-from ..recipe import DEFAULT_MODEL, STEP_TYPES, Recipe, Step, parse_step
+from ..ops.recipe import DEFAULT_MODEL, STEP_TYPES, Recipe, Step, parse_step
 
 FORMAT = "slimlib.grid/v1"
 MAX_RECIPES = 5000

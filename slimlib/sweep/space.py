@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..recipe import QUANT_BITS, ModelShape
+from ..ops.recipe import QUANT_BITS, ModelShape
 from .grid import GridSpec, recipe_for
 
 TRAINING_FREE_OPS = ("trim_vocab", "prune_heads", "prune_ffn", "drop_layers", "low_rank",

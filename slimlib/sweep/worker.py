@@ -1,7 +1,7 @@
 """What a worker process runs for one trial.
 
 Payloads are plain JSON (a recipe dict and evaluation options): models never travel. The base
-model is loaded once per worker process (slimlib.models.load_base caches it) and every trial
+model is loaded once per worker process (slimlib.model.base.load_base caches it) and every trial
 compresses a deep copy (apply_recipe does), so a worker can run trial after trial. Importing this
 module pulls in the measurement stack, so `dask worker --preload slimlib.sweep.worker` pays the
 import before the first trial arrives.
@@ -18,7 +18,7 @@ from ..errors import SlimlibError
 
 def warm_up(base_model: str) -> int:
     """Load the base model into this process's cache (optional; the first trial would do it)."""
-    from ..models import load_base
+    from ..model.base import load_base
 
     load_base(base_model)
     return os.getpid()
@@ -26,8 +26,8 @@ def warm_up(base_model: str) -> int:
 
 def run_trial(payload: dict) -> dict:
     """Evaluate one recipe; errors come back as data so one bad trial never stops a sweep."""
-    from ..evaluate import EvalOptions, evaluate
-    from ..recipe import Recipe
+    from ..workflows.evaluate import EvalOptions, evaluate
+    from ..ops.recipe import Recipe
 
     started = time.perf_counter()
     out: dict = {"trial": payload.get("trial"), "worker_pid": os.getpid(), "worker_host": socket.gethostname()}
@@ -44,6 +44,6 @@ def run_trial(payload: dict) -> dict:
 
 
 try:  # under `--preload`, import the heavy stack now rather than inside the first trial
-    import slimlib.evaluate  # noqa: F401
+    import slimlib.workflows.evaluate  # noqa: F401
 except ImportError:  # pragma: no cover - a broken install shows up in the first trial instead
     pass

@@ -1,0 +1,112 @@
+"""Labelled sentence-pair files: STS Benchmark TSV, or any CSV/TSV with a header.
+
+STS Benchmark rows are: genre, file, year, id, score, sentence1, sentence2 (a few rows carry extra
+fields, and quotes are literal, hence QUOTE_NONE). Other files need a header naming two sentence
+columns and a score column, e.g. sentence1,sentence2,score or sentence_A,sentence_B,relatedness_score.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataFileError
+
+MAX_PAIR_FILE_BYTES = 50 * 1024 * 1024
+SENTENCE_COLUMNS = (("sentence1", "sentence2"), ("sentence_a", "sentence_b"), ("s1", "s2"),
+                    ("text1", "text2"), ("text_a", "text_b"), ("premise", "hypothesis"))
+SCORE_COLUMNS = ("score", "similarity", "relatedness_score", "label", "gold", "gold_score")
+
+
+@dataclass(frozen=True)
+class Pair:
+    sentence1: str
+    sentence2: str
+    score: float
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DataFileError(f"{path}: pair file not found")
+    size = path.stat().st_size
+    if size > MAX_PAIR_FILE_BYTES:
+        raise DataFileError(f"{path}: {size // 2**20} MB is above the {MAX_PAIR_FILE_BYTES // 2**20} MB limit for pair files")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path}: not UTF-8 text; save the pair file as UTF-8") from None
+
+
+def _delimiter(first_line: str) -> str:
+    return "\t" if first_line.count("\t") >= first_line.count(",") else ","
+
+
+def _find_header(names: list[str]) -> tuple[int, int, int] | None:
+    lowered = [n.strip().lower() for n in names]
+    for a, b in SENTENCE_COLUMNS:
+        if a in lowered and b in lowered:
+            for score in SCORE_COLUMNS:
+                if score in lowered:
+                    return lowered.index(a), lowered.index(b), lowered.index(score)
+    return None
+
+
+def looks_like_pair_file(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            first = handle.readline()
+    except (UnicodeDecodeError, OSError):
+        return False
+    fields = first.rstrip("\n").split(_delimiter(first))
+    return _find_header(fields) is not None or _is_sts_row(fields)
+
+
+def _is_sts_row(fields: list[str]) -> bool:
+    if len(fields) < 7:
+        return False
+    try:
+        float(fields[4])
+    except ValueError:
+        return False
+    return True
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    path = Path(path)
+    text = _read_text(path)
+    lines = text.splitlines()
+    if not lines or not any(line.strip() for line in lines):
+        raise DataFileError(f"{path}: the pair file is empty")
+    delimiter = _delimiter(lines[0])
+    rows = list(csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL))
+    header = _find_header(rows[0])
+    if header is not None:
+        i1, i2, iscore = header
+        body, first_line_no = rows[1:], 2
+    elif _is_sts_row(rows[0]):
+        i1, i2, iscore = 5, 6, 4
+        body, first_line_no = rows, 1
+    else:
+        raise DataFileError(
+            f"{path}: unknown columns {rows[0][:6]}; expected the STS Benchmark TSV layout or a header naming two "
+            f"sentence columns ({', '.join('/'.join(p) for p in SENTENCE_COLUMNS[:2])}) and a score column ({', '.join(SCORE_COLUMNS[:3])})"
+        )
+    pairs: list[Pair] = []
+    for offset, row in enumerate(body):
+        line_no = first_line_no + offset
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) <= max(i1, i2, iscore):
+            raise DataFileError(f"{path}: line {line_no} has {len(row)} fields, expected at least {max(i1, i2, iscore) + 1}")
+        raw_score = row[iscore].strip()
+        try:
+            score = float(raw_score)
+        except ValueError:
+            raise DataFileError(f"{path}: line {line_no}: score {raw_score!r} is not a number") from None
+        if not math.isfinite(score):
+            raise DataFileError(f"{path}: line {line_no}: score {raw_score!r} is not a finite number")
+        pairs.append(Pair(row[i1].strip(), row[i2].strip(), score))
+    if len(pairs) < 3:
+        raise DataFileError(f"{path}: has {len(pairs)} scored pairs; at least 3 are needed for a Spearman correlation")
+    return pairs

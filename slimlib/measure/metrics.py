@@ -1,0 +1,141 @@
+"""Measurement shared by the app, the CLI, sweeps and benchmarks.
+
+- params: logical weights (a shared weight counts once, a packed 4-bit weight counts as one);
+- size_bytes: bytes of the folder you would export, measured by writing it;
+- sentences_per_s: on a fixed sentence set, warm-up then the median of >= 3 runs, the baseline
+  interleaved with the compressed model in the same process;
+- sts_spearman: Spearman x100 of cosine similarity against gold scores of a pair file;
+- fidelity: mean cosine to the original model's embeddings of the same sentences, and the
+  Spearman correlation of the two models' pairwise similarities.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from ..data.corpus import project_sentences, sentences_hash
+from ..model.files import folder_bytes, write_model_files
+from ..data.pairs import Pair
+
+BATCH_SIZE = 32
+SPEED_RUNS = 3
+FIDELITY_SENTENCES = 300
+
+
+def count_params(st_model) -> int:
+    """Unique parameters; modules that pack weights report their logical count via `slim_param_count`."""
+    seen: set[int] = set()
+    total = 0
+
+    def walk(module: torch.nn.Module) -> None:
+        nonlocal total
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        logical = getattr(module, "slim_param_count", None)
+        if logical is not None:
+            total += int(logical() if callable(logical) else logical)
+            return
+        for parameter in module.parameters(recurse=False):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                total += parameter.numel()
+        for child in module.children():
+            walk(child)
+
+    walk(st_model)
+    return total
+
+
+def artifact_size(st_model) -> int:
+    """Bytes of the exported model folder (written to a temp dir and counted)."""
+    # Memory-backed scratch space when there is one: the bytes are the same, the write is faster.
+    scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="slimlib-size-", dir=scratch) as tmp:
+        write_model_files(st_model, Path(tmp))
+        return folder_bytes(Path(tmp))
+
+
+def encode(st_model, sentences, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    with torch.inference_mode():
+        out = st_model.encode(list(sentences), batch_size=batch_size, convert_to_numpy=True,
+                              show_progress_bar=False, normalize_embeddings=False)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(_unit(a) * _unit(b), axis=1)
+
+
+def fidelity(original: np.ndarray, compressed: np.ndarray) -> dict:
+    """Label-free agreement between two models' embeddings of the same sentences."""
+    mean_cos = float(np.mean(cosine_rows(original, compressed)))
+    upper = np.triu_indices(len(original), k=1)
+    sims_a = (_unit(original) @ _unit(original).T)[upper]
+    sims_b = (_unit(compressed) @ _unit(compressed).T)[upper]
+    rho = spearmanr(sims_a, sims_b).statistic if len(sims_a) > 2 else float("nan")
+    return {"fidelity_cosine": round(mean_cos, 6), "fidelity_spearman": round(float(rho) * 100, 4)}
+
+
+def sts_spearman(st_model, pairs: list[Pair], batch_size: int = BATCH_SIZE, embed: Callable | None = None) -> float:
+    """Spearman x100 between cosine similarity and gold scores."""
+    embed = embed or (lambda sents: encode(st_model, sents, batch_size))
+    unique = list(dict.fromkeys([p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]))
+    vectors = dict(zip(unique, _unit(embed(unique))))
+    cos = np.array([float(vectors[p.sentence1] @ vectors[p.sentence2]) for p in pairs])
+    gold = np.array([p.score for p in pairs])
+    return round(float(spearmanr(cos, gold).statistic) * 100, 4)
+
+
+def throughput(models: dict[str, object], sentences, runs: int = SPEED_RUNS, batch_size: int = BATCH_SIZE,
+               warmup: bool = True) -> dict[str, float]:
+    """Sentences per second of each model, measured interleaved (A B A B ...) so drift hits all alike."""
+    sentences = list(sentences)
+    if warmup:
+        for model in models.values():
+            encode(model, sentences[: batch_size * 2], batch_size)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(runs):
+        for name, model in models.items():
+            start = time.perf_counter()
+            encode(model, sentences, batch_size)
+            times[name].append(time.perf_counter() - start)
+    return {name: round(len(sentences) / statistics.median(t), 2) for name, t in times.items()}
+
+
+def speed_sentences(quick: bool = False) -> list[str]:
+    """Every other corpus sentence (all lengths and topics, ~350) for full runs; 160 for quick ones."""
+    sentences = list(project_sentences())
+    return sentences[:160] if quick else sentences[::2]
+
+
+def fidelity_sentences(quick: bool = False) -> list[str]:
+    """300 sentences for full runs; for quick ones every 7th (~100, still all topics and lengths)."""
+    sentences = list(project_sentences())
+    return sentences[::7] if quick else sentences[:FIDELITY_SENTENCES]
+
+
+_embedding_cache: dict[tuple, np.ndarray] = {}
+
+
+def base_embeddings(base, sentences) -> np.ndarray:
+    """The base model's embeddings, cached per (model content, sentences) for this process."""
+    key = (base.content_hash, sentences_hash(sentences))
+    with base.lock:  # the shared base's tokenizer is not thread-safe across app sessions
+        if key not in _embedding_cache:
+            if len(_embedding_cache) > 16:
+                _embedding_cache.clear()
+            _embedding_cache[key] = encode(base.model, sentences)
+        return _embedding_cache[key]

@@ -1,0 +1,65 @@
+"""Writing a compressed model folder that `SentenceTransformer(folder)` reloads (slimlib imported)."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from safetensors import SafetensorError
+
+from ..errors import SlimlibError
+
+RECIPE_NAME = "slimlib_recipe.json"
+# Files a fast tokenizer does not need once tokenizer.json exists; leaving them out keeps the
+# artifact honest about its size (vocab.txt alone is 0.2 MB).
+REDUNDANT_FILES = ("vocab.txt", "README.md")
+# What writing a model folder raises when the disk is full or the folder vanishes: safetensors
+# reports I/O failures as its own exception, not as OSError.
+WRITE_ERRORS = (OSError, SafetensorError)
+
+
+def write_error_reason(exc: BaseException) -> str:
+    """The OS's words for a failed write ("No space left on device"), whichever library raised it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return "No space left on device" if "os error 28" in text else text
+
+
+def save_model(compressed, folder: str | Path) -> Path:
+    """Save atomically: write into a sibling temp folder, then move into place."""
+    folder = Path(folder)
+    _refuse_foreign_folder(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".slimlib-", dir=folder.parent))
+    except OSError as exc:
+        raise SlimlibError(f"{folder}: cannot write here ({exc.strerror})") from None
+    try:
+        write_model_files(compressed.st_model, staging)
+        compressed.recipe.save(staging / RECIPE_NAME)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    except WRITE_ERRORS as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SlimlibError(f"{folder}: could not save the model ({write_error_reason(exc)})") from None
+    return folder
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    """Replacing an earlier export is fine; deleting a user's unrelated folder is not."""
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / RECIPE_NAME).is_file())):
+        raise SlimlibError(f"{folder}: exists and is not a slimlib export; choose a new or empty folder")
+
+
+def write_model_files(st_model, folder: Path) -> None:
+    st_model.save(str(folder), create_model_card=False)
+    for name in REDUNDANT_FILES:
+        path = folder / name
+        if path.is_file() and (folder / "tokenizer.json").is_file():
+            path.unlink()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())

@@ -1,0 +1,159 @@
+"""Applying a recipe: a deep copy of the base model, then each step's op in order.
+
+Ops live in slimlib/ops/, one module per op family, and register themselves with `@register_op`.
+An op receives an `OpContext` (the model being compressed, the base, progress and stop hooks)
+and the validated step; it changes `ctx.st_model` in place (it is a private copy) and may record
+notes and measurement labels on the context.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import Cancelled, RecipeError
+from ..model.base import BaseModel, hf_model, load_base
+from .recipe import ModelShape, Recipe, Step
+from ..model.slim import SlimModel, install, slim_of
+
+ProgressFn = Callable[[str, float], None]  # (message, fraction done of the current step)
+OpFn = Callable[["OpContext", Step], None]
+OPS: dict[str, OpFn] = {}
+
+
+def register_op(name: str):
+    def register(fn: OpFn) -> OpFn:
+        OPS[name] = fn
+        return fn
+
+    return register
+
+
+def _load_ops() -> None:
+    from .. import ops
+
+    for info in pkgutil.iter_modules(ops.__path__):
+        importlib.import_module(f"{ops.__name__}.{info.name}")
+
+
+@dataclass
+class OpContext:
+    base: BaseModel
+    st_model: object  # the SentenceTransformer being compressed (a private deep copy)
+    progress: ProgressFn
+    should_stop: Callable[[], bool]
+    step_index: int = 0
+    # Identifies the model the current step starts from: the base plus the steps applied before it.
+    prefix_key: str = ""
+    earlier_ops: tuple[str, ...] = ()  # the ops of those steps, in order
+    notes: list[str] = field(default_factory=list)
+    # Overrides of how a metric was obtained, e.g. {"sentences_per_s": "not measured: no kernel"}.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slim(self) -> SlimModel:
+        return slim_of(self.st_model)
+
+    @property
+    def inner(self):
+        """The HF encoder (BertModel, MPNetModel) inside the model being compressed."""
+        return self.slim.inner
+
+    @property
+    def arch(self):
+        return self.base.arch
+
+    def check_stop(self) -> None:
+        if self.should_stop():
+            raise Cancelled("stopped by the user")
+
+
+@dataclass
+class CompressedModel:
+    st_model: object
+    recipe: Recipe  # as applied, with derived fields (e.g. corpus hashes) filled in
+    base: BaseModel
+    notes: list[str]
+    labels: dict[str, str]
+
+    def save(self, folder: str | Path) -> Path:
+        from ..model.files import save_model
+
+        return save_model(self, folder)
+
+
+def model_shape(st_model, arch) -> ModelShape:
+    """The current sizes of a (possibly compressed) model, for recipe checks."""
+    from ..model.architectures import get_module
+
+    model = st_model[0].model
+    inner = model.inner if isinstance(model, SlimModel) else model
+    if inner is None:
+        raise RecipeError("this model runs as an ONNX int8 graph; its layer shapes cannot be changed")
+    config = inner.config
+    head_dim = config.hidden_size // config.num_attention_heads
+    layers = get_module(inner, arch.layers)
+    heads, intermediate = [], []
+    for layer in layers:
+        query = get_module(layer, arch.self_attention)
+        query = getattr(query, "attn", query)
+        q = getattr(query, arch.query.rsplit(".", 1)[1], None)
+        heads.append(q.out_features // head_dim if q is not None else 0)
+        ffn = get_module(layer, arch.ffn_in)
+        intermediate.append(getattr(ffn, "out_features"))
+    vocab = get_module(inner, arch.word_embeddings).num_embeddings
+    return ModelShape(num_layers=len(layers), heads=heads, head_dim=head_dim, hidden=config.hidden_size,
+                      intermediate=intermediate, vocab=vocab)
+
+
+def check_recipe(recipe: Recipe, base: BaseModel | None = None) -> ModelShape:
+    """Validate every step against the base model's shape (raises RecipeError naming the step)."""
+    base = base or load_base(recipe.base_model)
+    return recipe.check(model_shape(base.model, base.arch))
+
+
+def prepare(base: BaseModel):
+    """A private deep copy of the base model, wrapped so that it saves as a slimlib model."""
+    st_model = base.fresh_copy()
+    model = hf_model(st_model)
+    if isinstance(model, SlimModel):  # compressing an already compressed folder: keep its structure
+        install(st_model, model)
+    else:
+        install(st_model, SlimModel.wrap(model))
+    return st_model
+
+
+def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: ProgressFn | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> CompressedModel:
+    """Compress a deep copy of the base model by the recipe's steps, in order."""
+    _load_ops()
+    base = base or load_base(recipe.base_model)
+    base_model = hf_model(base.model)
+    if isinstance(base_model, SlimModel) and base_model.inner is None and recipe.steps:
+        raise RecipeError(f"{recipe.base_model}: this model runs as an ONNX int8 graph; compress the model it came "
+                          "from instead (its recipe is in slimlib_recipe.json)")
+    check_recipe(recipe, base)
+    missing = [s.op for s in recipe.steps if s.op not in OPS]
+    if missing:
+        raise RecipeError(f"op(s) {missing} are not available in this build of slimlib")
+    ctx = OpContext(base=base, st_model=prepare(base), progress=progress or (lambda _m, _f: None),
+                    should_stop=should_stop or (lambda: False))
+    applied: list[Step] = []
+    for index, step in enumerate(recipe.steps):
+        ctx.check_stop()
+        ctx.step_index = index
+        ctx.prefix_key = Recipe(recipe.base_model, applied).key()
+        ctx.earlier_ops = tuple(s.op for s in applied)
+        step = dataclasses.replace(step) if dataclasses.is_dataclass(step) else step
+        step.where = f"steps[{index}]"
+        ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 0.0)
+        OPS[step.op](ctx, step)
+        ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 1.0)
+        applied.append(step)
+    ctx.st_model.eval()
+    slim_of(ctx.st_model).config.recipe = json.loads(Recipe(recipe.base_model, applied, recipe.name).to_json())
+    return CompressedModel(ctx.st_model, Recipe(recipe.base_model, applied, recipe.name), base, ctx.notes, ctx.labels)

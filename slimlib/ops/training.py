@@ -1,0 +1,226 @@
+"""Embedding distillation: train a compressed student to reproduce its teacher's sentence embeddings.
+
+This module knows nothing about recipes: it takes two SentenceTransformer models, sentences and
+`TrainSettings`. The target is the embedding each model produces *before* a trailing Normalize
+module (for MiniLM: the mean-pooled vector), so the loss also sees the vector's length, which a
+normalized output would hide.
+
+Determinism: the batch order comes from a generator seeded by `settings.seed` and dropout draws
+from torch's global generator, seeded inside `torch.random.fork_rng` so the caller's random
+state is left as it was. On CPU the same seed and thread count give bit-identical weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LOSSES = ("mse", "cosine", "mse+cosine")
+TEACHER_BATCH = 64
+WARMUP_FRACTION = 0.06  # linear warm-up, then cosine decay: stable for a few hundred steps
+MAX_GRAD_NORM = 1.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 300
+    lr: float = 1e-4
+    batch_size: int = 32
+    seed: int = 0
+    max_seq_length: int = 128
+    loss: str = "mse+cosine"
+
+
+# Forward passes ------------------------------------------------------------------------------
+
+def _embedding_modules(st_model) -> list[nn.Module]:
+    """The model's modules up to its embedding, leaving out a trailing Normalize."""
+    modules = list(st_model.children())
+    while modules and type(modules[-1]).__name__ == "Normalize":
+        modules.pop()
+    return modules
+
+
+def embed(st_model, sentences: list[str], max_seq_length: int) -> torch.Tensor:
+    """Unnormalized sentence embeddings with autograd (the caller picks the grad mode)."""
+    features = st_model.preprocess(list(sentences), max_length=max_seq_length)
+    for module in _embedding_modules(st_model):
+        features = module(features)
+    return features["sentence_embedding"]
+
+
+def teacher_embeddings(teacher, sentences: list[str], max_seq_length: int,
+                       check_stop: Callable[[], None] = lambda: None) -> np.ndarray:
+    """The teacher's targets, computed without autograd and without touching the teacher's state."""
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
+    out: np.ndarray | None = None
+    with torch.inference_mode():
+        for start in range(0, len(order), TEACHER_BATCH):
+            check_stop()
+            index = order[start:start + TEACHER_BATCH]
+            vectors = embed(teacher, [sentences[i] for i in index], max_seq_length).float().numpy()
+            if out is None:
+                out = np.empty((len(sentences), vectors.shape[1]), dtype=np.float32)
+            out[index] = vectors
+    return out
+
+
+# Teacher cache -----------------------------------------------------------------------------------
+
+def cached_teacher_embeddings(teacher, sentences: list[str], max_seq_length: int, folder: Path, key: str,
+                              check_stop: Callable[[], None] = lambda: None) -> np.ndarray:
+    """Teacher targets from `folder/<key>.npy`, computed and stored on a miss.
+
+    A file that cannot be read or has the wrong shape is recomputed with a warning.
+    """
+    path = Path(folder) / f"{key}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.ndim == 2 and cached.shape[0] == len(sentences) and np.isfinite(cached).all():
+                return cached.astype(np.float32, copy=False)
+            reason = f"shape {cached.shape} does not match {len(sentences)} sentences"
+        except (OSError, ValueError, EOFError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"{path}: corrupt teacher-embedding cache ({reason}); recomputing", stacklevel=2)
+    vectors = teacher_embeddings(teacher, sentences, max_seq_length, check_stop)
+    _save_npy_atomically(path, vectors)
+    return vectors
+
+
+def _save_npy_atomically(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=".teacher-", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.save(out, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def teacher_cache_key(model_hash: str, sentences_hash: str, max_seq_length: int) -> str:
+    return f"{model_hash}-{sentences_hash}-{max_seq_length}"
+
+
+# Training ------------------------------------------------------------------------------------------
+
+def embedding_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch.Tensor:
+    """"mse" is the squared error relative to the teacher's mean squared norm, so its size does not
+    depend on the embedding dimension or scale; "cosine" is the mean of 1 - cos."""
+    terms = []
+    if "mse" in kind:
+        terms.append(((student - teacher) ** 2).sum(dim=1).mean() / (teacher ** 2).sum(dim=1).mean().clamp_min(1e-12))
+    if "cosine" in kind:
+        terms.append((1 - F.cosine_similarity(student, teacher, dim=1)).mean())
+    return sum(terms)
+
+
+def frozen_parameter_ids(inner: nn.Module, word_embeddings_path: str | None) -> set[int]:
+    """Parameters left as they are: a plain word-embedding table.
+
+    Only the rows of tokens in the training sentences would move; keeping the table fixed keeps
+    every other token's row consistent with the encoder. A factorized table is trained.
+    """
+    if not word_embeddings_path:
+        return set()
+    from ..model.architectures import get_module
+
+    table = get_module(inner, word_embeddings_path)
+    if isinstance(table, nn.Embedding):
+        return {id(p) for p in table.parameters()}
+    return set()
+
+
+def _lr_factor(step: int, total: int) -> float:
+    warmup = max(1, int(total * WARMUP_FRACTION))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+BUCKET_BATCHES = 16  # batches drawn together and sorted by length before they are split
+
+
+def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch of batches, length-bucketed: shuffle, sort each run of BUCKET_BATCHES batches by
+    length, cut it into batches, then shuffle the batches.
+
+    A batch pads to its longest sentence, so random batches of short STS sentences spend most of
+    their compute on padding (about 3x on STS-B train at batch 64); bucketing keeps the batches
+    random in content and order but similar in length. Deterministic for a generator state.
+    """
+    permutation = torch.randperm(len(lengths), generator=generator).tolist()
+    span = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(permutation), span):
+        chunk = sorted(permutation[start:start + span], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffled]
+
+
+def train_student(student, sentences: list[str], targets: np.ndarray, settings: TrainSettings,
+                  trainable: list[nn.Parameter], progress: Callable[[int, float], None] = lambda _i, _l: None,
+                  check_stop: Callable[[], None] = lambda: None) -> list[float]:
+    """Train `trainable` (parameters of `student`) so the student's embeddings match `targets`.
+
+    Returns the loss of every step. The student is left in eval mode, also when stopped.
+    """
+    if settings.loss not in LOSSES:
+        raise ValueError(f"loss {settings.loss!r} is not one of {LOSSES}")
+    if len(sentences) != len(targets):
+        raise ValueError("one target per sentence expected")
+    target_tensor = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
+    optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings.steps))
+    order = torch.Generator().manual_seed(settings.seed)
+    batch = min(settings.batch_size, len(sentences))
+    losses: list[float] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        student.train()
+        try:
+            lengths = [len(s) for s in sentences]  # characters: a cheap, monotone proxy for tokens
+            queue: list[list[int]] = []
+            for step in range(settings.steps):
+                check_stop()
+                if not queue:
+                    queue = batch_order(lengths, batch, order)
+                index = queue.pop(0)
+                predicted = embed(student, [sentences[i] for i in index], settings.max_seq_length)
+                loss = embedding_loss(predicted, target_tensor[index], settings.loss)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
+                optimizer.step()
+                scheduler.step()
+                losses.append(float(loss.detach()))
+                progress(step + 1, losses[-1])
+        finally:
+            student.eval()
+    return losses
+
+
+def student_fingerprint(inner: nn.Module) -> str:
+    """Hash of a model's structure and weights: identifies the exact student a training starts from."""
+    digest = hashlib.sha256()
+    digest.update(repr(inner).encode())
+    for name, tensor in inner.state_dict(keep_vars=False).items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode() + str(tensor.dtype).encode())
+        digest.update(tensor.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
+                      if tensor.numel() else b"")
+    return digest.hexdigest()

@@ -1,0 +1,107 @@
+"""One-click presets: recipes that replay claims from the compression literature on this model.
+
+Each preset pairs a recipe with the claim it tests, written as explicit checks on measured ratios
+(`slimlib.report.tradeoff.metrics_of`), so "does this model confirm it?" is computed, not eyeballed. A
+check whose metric was not measured (no pair file, no fast kernel) says so instead of passing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ops.recipe import Recipe, make_step
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str  # a key of slimlib.report.tradeoff.METRICS
+    op: str  # "<=" or ">="
+    threshold: float
+    text: str  # the part of the claim this check stands for
+
+    def judge(self, metrics: dict) -> dict:
+        value = metrics.get(self.metric)
+        if value is None:
+            passed = None
+        else:
+            passed = value <= self.threshold if self.op == "<=" else value >= self.threshold
+        return {"claim": self.text, "metric": self.metric, "expected": f"{self.op} {self.threshold:g}",
+                "measured": value, "passed": passed}
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    title: str
+    claim: str
+    source: str
+    steps: tuple[dict, ...]
+    checks: tuple[Check, ...]
+    note: str = ""
+    trains: bool = False  # needs distillation: run as a background job with progress
+
+    def recipe(self, base_model: str) -> Recipe:
+        return Recipe(base_model, [make_step(**step) for step in self.steps], name=self.title).canonical()
+
+    def ops(self) -> list[str]:
+        return [step["op"] for step in self.steps]
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        key="prune20",
+        title="Prune 20% of the parameters",
+        claim="Pruning about 20% of a BERT's parameters costs little accuracy (within 3%).",
+        source="magnitude/structured pruning literature as quoted in the project brief",
+        # MiniLM's FFN neurons each own 769 weights per layer: keeping 36% of them removes 19.97%
+        # of all 22.7M parameters, the closest a single training-free op gets to 20%.
+        steps=({"op": "prune_ffn", "keep": 0.36},),
+        checks=(Check("params", "<=", 0.82, "about 20% fewer parameters"),
+                Check("sts_retained", ">=", 0.97, "accuracy within 3% (STS retained)")),
+        note="Training-free: no recovery step, so this tests pruning alone.",
+    ),
+    Preset(
+        key="int8",
+        title="8-bit: 4x smaller, about 4x faster",
+        claim="8-bit weights make the model 4x smaller and about 4x faster with minimal loss.",
+        source="Q8BERT (Zafrir et al. 2019); ONNX/OpenVINO int8 in sentence-transformers' efficiency docs",
+        steps=({"op": "quantize", "bits": 8},),
+        checks=(Check("size", "<=", 0.3, "4x smaller (size at most 0.3 of the baseline)"),
+                Check("speedup", ">=", 3.2, "about 4x faster (at least 3.2x)"),
+                Check("sts_retained", ">=", 0.99, "minimal loss (99% of STS retained)")),
+    ),
+    Preset(
+        key="half_layers",
+        title="Half the layers + distillation",
+        claim="Keeping half the layers and distilling from the original loses about 0.2% at 1.7x speed.",
+        source="sentence-transformers distillation README (stsb-roberta-base, 6 of 12 layers)",
+        steps=({"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 300}),
+        checks=(Check("speedup", ">=", 1.5, "roughly 1.7x faster (at least 1.5x)"),
+                Check("sts_retained", ">=", 0.99, "about -0.2% (at least 99% of STS retained)")),
+        trains=True,
+        note="Distillation trains for a few minutes on 2 cores; it runs in the background with a Stop button.",
+    ),
+)
+
+
+def preset(key: str) -> Preset:
+    for item in PRESETS:
+        if item.key == key:
+            return item
+    raise KeyError(key)
+
+
+def verdict(results: list[dict]) -> str:
+    """'confirmed', 'not confirmed', 'partly confirmed' or 'not measured' from judged checks."""
+    known = [r["passed"] for r in results if r["passed"] is not None]
+    if not known:
+        return "not measured"
+    if len(known) < len(results):
+        return "partly measured: " + ("confirmed so far" if all(known) else "not confirmed")
+    if all(known):
+        return "confirmed"
+    return "partly confirmed" if any(known) else "not confirmed"
+
+
+def judge(item: Preset, metrics: dict) -> tuple[str, list[dict]]:
+    results = [check.judge(metrics) for check in item.checks]
+    return verdict(results), results
