@@ -24,11 +24,7 @@ ctx = page.load(model_name)
 with st.sidebar:
     data = data_picker()
     st.header("Compression")
-    op_controls(ctx.shape, ctx.available, ctx.problems)
-    if ctx.problems:
-        with st.expander("Op modules that failed to load"):
-            for module, problem in ctx.problems.items():
-                st.caption(f"slimlib/ops/{module}.py: {problem}")
+    op_controls(ctx.shape)
 
 st.title("slimlib explorer")
 st.caption(f"{ctx.base.name}: {ctx.shape.num_layers} layers x {max(ctx.shape.heads)} heads, hidden {ctx.shape.hidden}, "
@@ -91,7 +87,7 @@ if picked is not None:
     chosen = history().get(picked)
     if chosen is not None:
         try:
-            state.restore_recipe(Recipe.from_dict(chosen.recipe, f"history #{picked}"), ctx.shape.num_layers)
+            state.restore_recipe(Recipe.from_dict(chosen.recipe, f"history #{picked}"), ctx.shape)
         except SlimlibError as exc:
             st.error(str(exc))
         st.session_state["chart_generation"] = st.session_state.get("chart_generation", 0) + 1

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         options = EvalOptions(data=pair_file(args.pairs, Path(tmp)), threads=args.threads, quick=args.quick)
         for name in wanted:
-            recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2",
+            recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2",
                                        "steps": [{"op": "quantize", **VARIANTS[name]}]})
             result = evaluate(recipe, options)
             rows.append(row_of(name, result))

@@ -57,13 +57,13 @@ def timed_sweep(workers: int, axes: dict, store_url: str) -> dict:
 
 def search(n_trials: int, store_url: str) -> dict:
     from slimlib.sweep import frontier, store
-    from slimlib.sweep.driver import RunConfig, available_ops, model_shape_of, run_search
+    from slimlib.sweep.driver import RunConfig, model_shape_of, run_search
     from slimlib.sweep.engines import make_engine
     from slimlib.sweep.objectives import parse_objectives
     from slimlib.sweep.samplers import make_sampler
     from slimlib.sweep.space import default_space
 
-    space = default_space(BASE, model_shape_of(BASE), available_ops())
+    space = default_space(BASE, model_shape_of(BASE))
     print("search space: " + "; ".join(f"{k} in {v}" for k, v in space.axes.items()), flush=True)
     engine = make_engine("local", workers=2, threads=1)
     name = time.strftime("bench-search-%Y%m%d-%H%M%S")
@@ -91,14 +91,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv if argv is not None else [])
-    from slimlib.sweep.driver import available_ops
+    from slimlib.ops.registry import op_names
 
     print(f"\n## Sweeps — {describe_machine()}\n")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="slimlib-bench-sweep-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'studies.db'}"
         if not args.skip_throughput:
-            axes = throughput_grid(set(available_ops()))
+            axes = throughput_grid(set(op_names()))
             print("throughput grid: " + "; ".join(f"{k} in {v}" for k, v in axes.items()), flush=True)
             for workers in (1, 2):
                 rows.append(timed_sweep(workers, axes, url))

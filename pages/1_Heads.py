@@ -9,6 +9,7 @@ from slimlib.report.charts import heads_figure, treemap_figure
 from slimlib.errors import Cancelled, SlimlibError
 from slimlib.measure.inspection import param_breakdown, param_summary
 from slimlib.ops.pipeline import apply_recipe
+from slimlib.ops.prune_heads import plan_global, plan_per_layer
 from slimlib.ops.recipe import Recipe
 from ui import page, state
 from ui.resources import base_model
@@ -37,68 +38,55 @@ def breakdown_before(model_hash: str, _base) -> list[dict]:
     return param_breakdown(_base.model)
 
 
-def lowest(scores: list[list[float]], per_layer: int | None = None, fraction: float | None = None) -> dict[str, list[int]]:
-    """The heads a per-layer or global-fraction setting would remove (the least important)."""
-    if per_layer:
-        return {str(layer): sorted(int(h) for h in np.argsort(row)[:per_layer]) for layer, row in enumerate(scores)}
-    flat = sorted((score, layer, head) for layer, row in enumerate(scores) for head, score in enumerate(row))
-    chosen: dict[str, list[int]] = {}
-    for _score, layer, head in flat[: int(round((fraction or 0) * len(flat)))]:
-        chosen.setdefault(str(layer), []).append(head)
-    return {k: sorted(v) for k, v in chosen.items()}
+def removed_by(values: dict, scores: list[list[float]]) -> dict[str, list[int]]:
+    """The heads the current head control removes, planned exactly as the prune_heads op plans them."""
+    rows = [np.asarray(row) for row in scores]
+    if values["mode"] == "explicit":
+        return {k: list(v) for k, v in values.get("heads", {}).items() if v}
+    if values["mode"] == "per_layer":
+        plan = plan_per_layer(rows, int(values["per_layer"]))
+    elif values["mode"] == "fraction":
+        plan = plan_global(rows, float(values["fraction"]))
+    else:
+        plan = {}
+    return {str(layer): heads for layer, heads in plan.items()}
 
 
 def toggle_head(layer: int, head: int, scores: list[list[float]]) -> None:
     """Switch the recipe to explicit heads (starting from what the current setting removes) and flip one."""
-    if cfg["heads_mode"] == "explicit":
-        heads = {k: list(v) for k, v in cfg.get("heads_explicit", {}).items()}
-    elif cfg["heads_mode"] == "per_layer":
-        heads = lowest(scores, per_layer=int(cfg["heads_per_layer"]))
-    elif cfg["heads_mode"] == "fraction":
-        heads = lowest(scores, fraction=float(cfg["heads_fraction"]))
-    else:
-        heads = {}
+    heads = removed_by(cfg["ops"]["prune_heads"], scores)
     ids = set(heads.get(str(layer), []))
     ids ^= {head}
     heads[str(layer)] = sorted(ids)
-    state.set_config({**cfg, "heads_mode": "explicit", "heads_explicit": {k: v for k, v in heads.items() if v}})
+    ops = {**cfg["ops"], "prune_heads": {**cfg["ops"]["prune_heads"], "mode": "explicit",
+                                         "heads": {k: v for k, v in heads.items() if v}}}
+    state.set_config({**cfg, "ops": ops})
 
-
-try:
-    import slimlib.ops.importance  # noqa: F401
-    has_importance = hasattr(slimlib.ops.importance, "head_importance")
-except ImportError:
-    has_importance = False
 
 st.subheader("Head importance")
-if not has_importance:
-    st.info("Head importance scores are not available in this build (slimlib/importance.py is missing).")
-else:
-    method = st.radio("Importance score", ["magnitude", "taylor"], horizontal=True, key="heads.method",
-                      help="magnitude: weight norms (instant). taylor: how far the embedding moves when the head is "
-                           "switched off (a few seconds, cached on disk).")
-    try:
-        scores = head_scores(ctx.base.content_hash, method, ctx.base)
-    except SlimlibError as exc:
-        st.error(str(exc))
-        st.stop()
-    removed = cfg.get("heads_explicit", {}) if cfg["heads_mode"] == "explicit" else \
-        lowest(scores, per_layer=int(cfg["heads_per_layer"])) if cfg["heads_mode"] == "per_layer" else \
-        lowest(scores, fraction=float(cfg["heads_fraction"])) if cfg["heads_mode"] == "fraction" else {}
-    can_prune = "prune_heads" in ctx.available
-    gen = st.session_state.get("heads_generation", 0)
-    event = st.plotly_chart(heads_figure(scores, removed), key=f"heads.{gen}", on_select="rerun" if can_prune else "ignore",
-                            selection_mode="points", width="stretch")
-    st.caption(f"{sum(len(v) for v in removed.values())} heads removed by the current config (crosses). "
-               + ("Click a cell to remove or keep that head; the recipe switches to explicit heads."
-                  if can_prune else "The prune_heads op is not registered in this build: the map is read-only."))
-    if can_prune and event:
-        for point in event.selection.points or []:
-            custom = point.get("customdata")
-            if custom:
-                toggle_head(int(custom[0]), int(custom[1]), scores)
-                st.session_state["heads_generation"] = gen + 1
-                st.rerun()
+method = st.radio("Importance score", ["magnitude", "taylor"], horizontal=True, key="heads.method",
+                  help="magnitude: weight norms (instant). taylor: how far the embedding moves when the head is "
+                       "switched off (a few seconds, cached on disk).")
+try:
+    scores = head_scores(ctx.base.content_hash, method, ctx.base)
+except SlimlibError as exc:
+    st.error(str(exc))
+    st.stop()
+removed = removed_by(cfg["ops"]["prune_heads"], scores)
+can_prune = True
+gen = st.session_state.get("heads_generation", 0)
+event = st.plotly_chart(heads_figure(scores, removed), key=f"heads.{gen}", on_select="rerun" if can_prune else "ignore",
+                        selection_mode="points", width="stretch")
+st.caption(f"{sum(len(v) for v in removed.values())} heads removed by the current config (crosses). "
+           + ("Click a cell to remove or keep that head; the recipe switches to explicit heads."
+              if can_prune else "The prune_heads op is not registered in this build: the map is read-only."))
+if can_prune and event:
+    for point in event.selection.points or []:
+        custom = point.get("customdata")
+        if custom:
+            toggle_head(int(custom[0]), int(custom[1]), scores)
+            st.session_state["heads_generation"] = gen + 1
+            st.rerun()
 
 st.subheader("Where the parameters live")
 recipe = page.current_recipe(ctx)

@@ -11,6 +11,7 @@ from ui.resources import history
 from ui.views import recipe_label
 
 page.setup("Compare")
+ctx = page.load()
 st.title("Compare configs")
 entries = history().entries()
 if len(entries) < 2:
@@ -53,7 +54,7 @@ st.subheader("Open one in Explore")
 cols = st.columns(len(chosen))
 for col, entry_id in zip(cols, chosen):
     if col.button(f"Open #{entry_id}", key=f"compare.open.{entry_id}"):
-        state.restore_recipe(Recipe.from_dict(by_id[entry_id].recipe, f"history #{entry_id}"))
+        state.restore_recipe(Recipe.from_dict(by_id[entry_id].recipe, f"history #{entry_id}"), ctx.shape)
         st.switch_page("app.py")
 with st.expander("Recipes"):
     for entry_id in chosen:

@@ -74,17 +74,11 @@ def keep_files(job) -> None:
     st.session_state["export.files"] = job.result
 
 
-try:
-    import slimlib.ops.onnx_export  # noqa: F401
-    has_onnx = hasattr(slimlib.ops.onnx_export, "export_onnx_file")
-except ImportError:
-    has_onnx = False
 cols = st.columns(3)
-want_onnx = cols[0].checkbox("Also export ONNX", value=has_onnx, disabled=not has_onnx, key="export.onnx",
-                             help=None if has_onnx else "slimlib/onnx_export.py is not available in this build")
-int8 = cols[1].checkbox("ONNX int8 (dynamic, per channel)", value=False, disabled=not (has_onnx and want_onnx), key="export.int8")
+want_onnx = cols[0].checkbox("Also export ONNX", value=True, key="export.onnx")
+int8 = cols[1].checkbox("ONNX int8 (dynamic, per channel)", value=False, disabled=not want_onnx, key="export.int8")
 if cols[2].button("Build the model files", help="Applies the recipe (distillation included) in the background."):
-    start_job("model export", build(recipe.to_json(), want_onnx and has_onnx, int8))
+    start_job("model export", build(recipe.to_json(), want_onnx, int8))
     st.rerun()
 job_panel(on_done=keep_files)
 

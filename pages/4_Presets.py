@@ -24,12 +24,8 @@ for item in PRESETS:
     st.markdown(f"**Claim:** {item.claim}  \n**Source:** {item.source}")
     if item.note:
         st.caption(item.note)
-    missing = [op for op in item.ops() if op not in ctx.available]
     recipe = item.recipe(ctx.base.name)
     cols = st.columns([1, 1, 4])
-    if missing:
-        st.caption(f":grey[Not available in this build yet: {', '.join(missing)} not registered.]")
-        continue
     entry = lookup(recipe, data, quick=False) or lookup(recipe, data, quick=True)
     if cols[0].button("Replay", key=f"preset.run.{item.key}", disabled=entry is not None, type="primary"):
         if item.trains:
@@ -44,7 +40,7 @@ for item in PRESETS:
             st.error(str(exc))
         bar.empty()
     if cols[1].button("Open in Explore", key=f"preset.open.{item.key}"):
-        state.restore_recipe(recipe, ctx.shape.num_layers)
+        state.restore_recipe(recipe, ctx.shape)
         st.switch_page("app.py")
     if entry is not None:
         verdict, checks = judge(item, metrics_of(entry.result))

@@ -33,7 +33,7 @@ st.caption(f"Optuna NSGA-II proposes recipes for {ctx.base.name}; Dask workers m
 
 proc: SearchProcess | None = st.session_state.get(PROC)
 running = proc is not None and proc.running
-axes = default_axes(ctx.shape, ctx.available)
+axes = default_axes(ctx.shape)
 
 with st.form("search.form"):
     left, right = st.columns(2)
@@ -112,7 +112,7 @@ def live_view() -> None:
         if cols[1].button("Open in Explore", key="search.open") and trial in by_trial:
             try:
                 state.restore_recipe(Recipe.from_dict(by_trial[trial]["recipe"], f"trial #{trial}"),
-                                     ctx.shape.num_layers)
+                                     ctx.shape)
             except SlimlibError as exc:
                 st.error(str(exc))
             else:

@@ -12,7 +12,7 @@ import warnings
 
 from .errors import Cancelled, SlimlibError
 
-COMMANDS = ("eval", "apply", "inspect", "report", "sweep", "search")
+COMMANDS = ("eval", "apply", "inspect", "report", "sweep", "search", "install_model")
 EXIT_USAGE = 2
 
 
@@ -25,35 +25,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compress sentence-embedding models and measure what each choice costs and buys.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Recipe ops and their fields (python -m slimlib ops for help text):\n{ops}\n\n"
-               'Example recipe: {"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2", '
+               'Example recipe: {"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2", '
                '"steps": [{"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 300}, {"op": "quantize", "bits": 8}]}',
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"slimlib.commands.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"slimlib.commands.{name}_cmd":
-                continue  # not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"slimlib.commands.{name}_cmd").add_parser(sub)
     ops_parser = sub.add_parser("ops", help="list every recipe op with its fields and an example")
     ops_parser.set_defaults(func=_print_ops)
     return parser
 
 
 def _print_ops(_args) -> int:
-    from .ops.recipe import STEP_TYPES, op_help
+    import json
 
-    from .ops.examples_text import OP_EXAMPLES
+    from .ops.recipe import op_help
+    from .ops.registry import op_specs
 
-    for op, fields in op_help().items():
-        print(f"{op}")
-        for name, text in fields.items():
+    help_by_op = op_help()
+    for spec in op_specs():
+        print(f"{spec.name}: {spec.summary}")
+        for name, text in help_by_op[spec.name].items():
             print(f"    {name}: {text}")
-        print(f"    example: {OP_EXAMPLES.get(op, '')}")
-    assert set(STEP_TYPES) == set(op_help())
+        print(f"    example: {json.dumps(spec.example_step())}")
     return 0
 
 

@@ -45,7 +45,7 @@ def stsb_dev_small(stsb_dev, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def minilm():
-    """The bundled all-MiniLM-L6-v2 as a slimlib BaseModel (read-only; compress copies)."""
+    """The bundled all-MiniLM-L6-v2 as a slimlib LoadedBase (read-only; compress copies)."""
     from slimlib.model.base import load_base
 
     return load_base("all-MiniLM-L6-v2")

@@ -19,7 +19,10 @@ def test_app_recipe_reproduces_through_the_cli(tiny_bert_path, stsb_dev, tmp_pat
 
     monkeypatch.setenv("SLIMLIB_DATA_DIR", str(tmp_path / "data"))
     at = AppTest.from_file(str(APP), default_timeout=900)
-    at.session_state["config"] = default_config(model=str(tiny_bert_path), layers_dropped=[1], bits=4)
+    config = default_config(model=str(tiny_bert_path))
+    config["ops"]["drop_layers"]["dropped"] = [1]
+    config["ops"]["quantize"]["bits"] = 4
+    at.session_state["config"] = config
     at.run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]

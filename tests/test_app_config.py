@@ -8,8 +8,14 @@ import pytest
 from slimlib.errors import Cancelled, RecipeError
 from slimlib.report.presets import PRESETS
 from slimlib.ops.recipe import Recipe
-from ui.config import config_to_recipe, decode_recipe, default_config, encode_recipe, recipe_to_config, share_groups
+from slimlib.ops.recipe import ModelShape
+from slimlib.ops.registry import op_specs
+from ui.config import config_to_recipe, decode_recipe, default_config, encode_recipe, recipe_to_config
+from ui.op_controls import control_for
+from ui.op_controls.share_layers import share_groups
 from ui.jobs import Job
+
+SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
 
 RECIPES = [
     {"steps": []},
@@ -25,27 +31,46 @@ RECIPES = [
 
 @pytest.mark.parametrize("steps", RECIPES, ids=lambda r: "+".join(s["op"] for s in r["steps"]) or "empty")
 def test_recipe_survives_the_controls(steps):
-    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2", **steps}).canonical()
-    back = config_to_recipe(recipe_to_config(recipe, 6), 6)
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2", **steps}).canonical()
+    back = config_to_recipe(recipe_to_config(recipe, SHAPE), SHAPE)
     assert back.to_dict() == recipe.to_dict()
 
 
 def test_presets_survive_the_controls():
     for item in PRESETS:
         recipe = item.recipe("all-MiniLM-L6-v2")
-        assert config_to_recipe(recipe_to_config(recipe, 6), 6).key() == recipe.key()
+        assert config_to_recipe(recipe_to_config(recipe, SHAPE), SHAPE).key() == recipe.key()
 
 
-def test_controls_write_canonical_order_and_skip_unavailable_ops():
-    config = default_config(bits=8, ffn_keep=0.5, heads_mode="fraction", heads_fraction=0.25, layers_dropped=[5])
-    recipe = config_to_recipe(config, 6)
+def with_ops(**values) -> dict:
+    config = default_config()
+    for op, changes in values.items():
+        config["ops"][op].update(changes)
+    return config
+
+
+def test_controls_write_canonical_order():
+    config = with_ops(quantize={"bits": 8}, prune_ffn={"keep": 0.5}, prune_heads={"mode": "fraction", "fraction": 0.25},
+                      drop_layers={"dropped": [5]})
+    recipe = config_to_recipe(config, SHAPE)
     assert [s.op for s in recipe.steps] == ["prune_heads", "prune_ffn", "drop_layers", "quantize"]
-    assert [s.op for s in config_to_recipe(config, 6, available={"quantize"}).steps] == ["quantize"]
+
+
+def test_every_op_has_a_control_that_is_off_by_default_and_inverts_its_example():
+    assert config_to_recipe(default_config(), SHAPE).steps == []
+    for spec in op_specs():
+        control = control_for(spec.name)
+        step = Recipe.from_dict({"format": "slimlib.recipe/v1", "steps": [spec.example_step()]}).steps[0].to_dict()
+        step.pop("op")
+        values = {**control.DEFAULTS, **control.from_step(step, SHAPE)}
+        shown = control.to_step(values, SHAPE)
+        assert shown, spec.name
+        assert all(step[k] == v for k, v in shown.items()), spec.name
 
 
 def test_invalid_control_values_raise_recipe_errors():
     with pytest.raises(RecipeError, match="low rank"):
-        config_to_recipe(default_config(low_rank_mode="rank", low_rank_targets=[]), 6)
+        config_to_recipe(with_ops(low_rank={"mode": "rank", "targets": []}), SHAPE)
 
 
 def test_share_groups():
@@ -56,7 +81,7 @@ def test_share_groups():
 
 
 def test_link_round_trip_and_damage():
-    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2",
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2",
                                "steps": [{"op": "prune_heads", "per_layer": 2}, {"op": "quantize", "bits": 8}]})
     token = encode_recipe(recipe)
     assert token.replace("-", "").replace("_", "").isalnum()  # URL-safe as is

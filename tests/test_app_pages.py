@@ -31,7 +31,7 @@ def page(name: str) -> AppTest:
 def fake_result(key: str, steps: list, size: float, sts: float, speedup: float) -> dict:
     return {
         "base_model": "all-MiniLM-L6-v2", "recipe_key": key,
-        "recipe": {"format": "slimlib.ops.recipe/v1", "base_model": "all-MiniLM-L6-v2", "steps": steps},
+        "recipe": {"format": "slimlib.recipe/v1", "base_model": "all-MiniLM-L6-v2", "steps": steps},
         "baseline": {"params": 22_713_216, "size_bytes": 90_900_000, "sentences_per_s": 280.0, "sts_spearman": 86.7},
         "compressed": {"params": int(22_713_216 * size), "size_bytes": int(90_900_000 * size), "sentences_per_s": 280.0 * speedup,
                        "sts_spearman": 86.7 * sts, "fidelity_cosine": 0.99},
@@ -68,14 +68,17 @@ def test_compare_with_an_empty_history_explains_itself(data_dir):
 
 def test_export_offers_recipe_commands_and_a_link(data_dir):
     at = page("3_Export.py")
-    at.session_state["config"] = {"model": "all-MiniLM-L6-v2", "bits": 8, "heads_mode": "per_layer", "heads_per_layer": 2}
+    from ui.config import default_config
+
+    config = default_config()
+    config["ops"]["quantize"]["bits"] = 8
+    config["ops"]["prune_heads"].update(mode="per_layer", per_layer=2)
+    at.session_state["config"] = config
     at.run()
     assert not at.exception, at.exception
-    from slimlib.ops.pipeline import OPS
-
     recipe = json.loads(at.code[0].value)
-    assert recipe["format"] == "slimlib.ops.recipe/v1"
-    assert [s["op"] for s in recipe["steps"]] == [op for op in ("prune_heads", "quantize") if op in OPS]
+    assert recipe["format"] == "slimlib.recipe/v1"
+    assert [s["op"] for s in recipe["steps"]] == ["prune_heads", "quantize"]
     assert "python -m slimlib apply recipe.json --out" in at.code[1].value
     assert "--json" in at.code[1].value
     link = at.code[2].value
@@ -97,12 +100,9 @@ def test_heads_page_draws_importance_and_parameter_maps(data_dir):
     assert "x" not in heads["marker"]["symbol"]  # nothing removed yet
     assert json.loads(charts[1].proto.spec)["data"][0]["type"] == "treemap"
 
-    from slimlib.ops.pipeline import OPS
-
-    if "prune_heads" not in OPS:
-        pytest.skip("prune_heads not registered")
     config = dict(at.session_state["config"])
-    config.update(heads_mode="explicit", heads_explicit={"0": [1, 2], "3": [5]})
+    config["ops"] = {**config["ops"], "prune_heads": {**config["ops"]["prune_heads"], "mode": "explicit",
+                                                      "heads": {"0": [1, 2], "3": [5]}}}
     at.session_state["config"] = config
     at.run()
     assert not at.exception, at.exception
@@ -120,7 +120,4 @@ def test_presets_list_claims_and_open_in_explore(data_dir):
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "4x smaller" in text and "Half the layers" in " ".join(h.value for h in at.subheader)
-    from slimlib.ops.pipeline import OPS
 
-    if "quantize" not in OPS:
-        assert any("quantize not registered" in c.value for c in at.caption)

@@ -76,7 +76,7 @@ def test_change_a_control_then_download_the_recipe(start_url, tmp_path):
             button.click()
         path = download_info.value.path()
         recipe = json.loads(Path(path).read_text(encoding="utf-8"))
-        assert recipe["format"] == "slimlib.ops.recipe/v1"
+        assert recipe["format"] == "slimlib.recipe/v1"
         assert {"op": "drop_layers", "layers": [last_layer]} in recipe["steps"]
         page.screenshot(path=str(tmp_path / "export.png"), full_page=True)
         browser.close()

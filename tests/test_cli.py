@@ -55,8 +55,8 @@ def test_apply_writes_a_loadable_folder(tiny_mpnet, tmp_path, capsys):
 
 @pytest.mark.parametrize("content,expected", [
     ("{oops", "not valid JSON"),
-    ('{"format": "slimlib.ops.recipe/v1", "steps": [{"op": "quantize", "bits": 5}]}', "steps[0].bits: 5 is not allowed"),
-    ('{"format": "slimlib.ops.recipe/v1", "base_model": "/no/such/model", "steps": []}', "/no/such/model: folder not found"),
+    ('{"format": "slimlib.recipe/v1", "steps": [{"op": "quantize", "bits": 5}]}', "steps[0].bits: 5 is not allowed"),
+    ('{"format": "slimlib.recipe/v1", "base_model": "/no/such/model", "steps": []}', "/no/such/model: folder not found"),
 ])
 def test_errors_are_one_line_exit_2(tmp_path, capsys, content, expected):
     recipe = tmp_path / "bad.json"

@@ -16,7 +16,7 @@ from slimlib.history import History
 history = History(sys.argv[1])
 i = 0
 while True:
-    result = {"base_model": "m", "recipe": {"format": "slimlib.ops.recipe/v1", "base_model": "m", "steps": [], "name": f"r{i}"},
+    result = {"base_model": "m", "recipe": {"format": "slimlib.recipe/v1", "base_model": "m", "steps": [], "name": f"r{i}"},
               "recipe_key": f"key{i}", "measurement": {"quick": True}, "compressed": {"blob": "x" * 20000}}
     history.add(result, model_hash="h", data_key="d", data_label="d")
     print(i, flush=True)
@@ -44,6 +44,6 @@ def test_kill_minus_9_during_writes_leaves_a_sound_database(tmp_path):
     entries = History(db).entries()
     assert len(entries) >= committed + 1  # every write that reported success is there
     # The store keeps working after the crash.
-    History(db).add({"base_model": "m", "recipe": {"format": "slimlib.ops.recipe/v1", "base_model": "m", "steps": []}, "recipe_key": "after",
+    History(db).add({"base_model": "m", "recipe": {"format": "slimlib.recipe/v1", "base_model": "m", "steps": []}, "recipe_key": "after",
                      "measurement": {"quick": True}}, model_hash="h", data_key="d", data_label="d")
     assert len(History(db).entries()) == len(entries) + 1

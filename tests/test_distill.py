@@ -13,7 +13,8 @@ from slimlib.measure import metrics as measure
 from slimlib.data.corpus import project_sentences, sentences_hash
 from slimlib.errors import Cancelled, RecipeError
 from slimlib.paths import cache_dir
-from slimlib.ops.pipeline import OPS, OpContext, _load_ops, apply_recipe, prepare
+from slimlib.ops.distill import distill
+from slimlib.ops.pipeline import OpContext, apply_recipe, prepare
 from slimlib.ops.recipe import Recipe, make_step
 
 from conftest import SAMPLE_SENTENCES
@@ -44,7 +45,6 @@ def _state(st_model):
 
 def _damaged_context(base, seed=0):
     """An op context whose encoder weights carry strong seeded noise: a student that needs recovery."""
-    _load_ops()
     ctx = OpContext(base=base, st_model=prepare(base), progress=lambda m, f: None, should_stop=lambda: False)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -59,7 +59,7 @@ def test_distillation_recovers_a_damaged_student(tiny, fresh_cache):
     teacher = measure.encode(tiny.model, sentences)
     ctx = _damaged_context(tiny)
     before = measure.fidelity(teacher, measure.encode(ctx.st_model, sentences))["fidelity_cosine"]
-    OPS["distill"](ctx, make_step("distill", **{**FAST, "steps": 30}))
+    distill(ctx, make_step("distill", **{**FAST, "steps": 30}))
     after = measure.fidelity(teacher, measure.encode(ctx.st_model, sentences))["fidelity_cosine"]
     assert after > before
     note = next(n for n in ctx.notes if n.startswith("distill: 30 steps"))
@@ -144,22 +144,18 @@ def test_pair_file_corpus_uses_its_sentences(tiny_bert, stsb_dev_small, fresh_ca
 
 
 def test_untrainable_weights_are_rejected_naming_the_step(tiny_bert):
-    _load_ops()
     ctx = OpContext(base=tiny_bert, st_model=prepare(tiny_bert), progress=lambda m, f: None, should_stop=lambda: False)
     ctx.st_model.to(torch.bfloat16)
     step = make_step("distill", **FAST)
     step.where = "steps[2]"
     with pytest.raises(RecipeError, match=r"steps\[2\]\.op: .*bfloat16.*put distill before quantize"):
-        OPS["distill"](ctx, step)
+        distill(ctx, step)
     ctx.slim.config.backend = "onnx"
     with pytest.raises(RecipeError, match=r"steps\[2\]\.op: the model is already a onnx graph"):
-        OPS["distill"](ctx, step)
+        distill(ctx, step)
 
 
 def test_distill_after_int8_quantize_is_rejected(tiny_bert):
-    _load_ops()
-    if "quantize" not in OPS:
-        pytest.skip("the quantize op is not registered yet")
     recipe = _recipe(tiny_bert, {"op": "quantize", "bits": 8}, _distill())
     # The recipe check refuses any step after quantize before the op gets to run.
     with pytest.raises(RecipeError, match=r"steps\[1\]\.op: distill cannot follow quantize \(steps\[0\]\); quantize must be the last step"):
@@ -167,9 +163,6 @@ def test_distill_after_int8_quantize_is_rejected(tiny_bert):
 
 
 def test_quantize_after_distill_works(tiny_bert, fresh_cache, tmp_path):
-    _load_ops()
-    if "quantize" not in OPS:
-        pytest.skip("the quantize op is not registered yet")
     distilled = apply_recipe(_recipe(tiny_bert, DAMAGE, _distill(steps=10)), tiny_bert)
     quantized = apply_recipe(_recipe(tiny_bert, DAMAGE, _distill(steps=10), {"op": "quantize", "bits": 8}), tiny_bert)
     a = measure.encode(distilled.st_model, SAMPLE_SENTENCES)

@@ -11,7 +11,7 @@ from slimlib.history import SCHEMA_VERSION, History
 
 
 def result(key="k1", quick=True, sts=80.0, steps=None):
-    return {"base_model": "m", "recipe_key": key, "recipe": {"format": "slimlib.ops.recipe/v1", "base_model": "m",
+    return {"base_model": "m", "recipe_key": key, "recipe": {"format": "slimlib.recipe/v1", "base_model": "m",
                                                                "steps": steps or []},
             "compressed": {"sts_spearman": sts}, "measurement": {"quick": quick}}
 

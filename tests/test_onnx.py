@@ -34,7 +34,7 @@ def docs_embed():
 
 @pytest.fixture(scope="module")
 def minilm_int8(minilm, tmp_path_factory):
-    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": minilm.path,
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": minilm.path,
                                "steps": [{"op": "quantize", "bits": 8}]})
     compressed = apply_recipe(recipe, minilm)
     return compressed, compressed.save(tmp_path_factory.mktemp("minilm-int8") / "model")
@@ -70,7 +70,7 @@ def test_export_onnx_file_runs_standalone(tiny, tmp_path, int8):
 
 
 def test_export_of_a_bf16_model_keeps_it_bf16(tiny_bert, tmp_path):
-    recipe = Recipe.from_dict({"format": "slimlib.ops.recipe/v1", "base_model": tiny_bert.path,
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": tiny_bert.path,
                                "steps": [{"op": "quantize", "bits": 16}]})
     compressed = apply_recipe(recipe, tiny_bert)
     export_onnx_file(compressed.st_model, tmp_path / "model.onnx")

@@ -1,6 +1,7 @@
 """drop_layers and prune_ffn, alone and stacked with prune_heads: exact sizes, exact reload."""
 import json
 
+import numpy as np
 import pytest
 
 from slimlib.model import parts
@@ -36,11 +37,26 @@ def test_drop_explicit_layer_removes_one_layer_and_reloads(tiny, tmp_path):
     assert weights_bytes(compressed.st_model, tmp_path, "a") < weights_bytes(tiny.model, tmp_path, "b")
 
 
-def test_keep_layers_by_importance(tiny, tmp_path):
-    compressed = compress(tiny, {"op": "drop_layers", "keep": 2})
+@pytest.mark.parametrize("choose", ["taylor", "spread", "auto"])
+def test_keep_layers_by_importance(tiny, tmp_path, choose):
+    compressed = compress(tiny, {"op": "drop_layers", "keep": 2, "choose": choose})
     assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == LAYER_PARAMS
-    assert any("by taylor importance" in note for note in compressed.notes)
+    how = {"taylor": "by taylor importance", "spread": "evenly spaced", "auto": "auto: closest to the model"}[choose]
+    assert any(how in note for note in compressed.notes), compressed.notes
     assert_roundtrip(compressed, tmp_path / "out")
+
+
+def test_auto_layer_choice_keeps_the_candidate_closest_to_the_model(tiny):
+    from slimlib.ops.drop_layers import closest_to_model
+    from slimlib.ops.pipeline import OpContext, prepare
+
+    ctx = OpContext(base=tiny, st_model=prepare(tiny), progress=lambda m, f: None, should_stop=lambda: False)
+    before = measure.encode(ctx.st_model, ["a sentence"])
+    candidates = [[0, 1], [0, 1, 2], [1, 2]]
+    kept, cosines = closest_to_model(ctx, candidates)
+    assert cosines[1] == pytest.approx(1.0, abs=1e-5)  # all layers: the model itself
+    assert kept == [0, 1, 2] and max(cosines) == cosines[1] and len(cosines) == 3
+    np.testing.assert_allclose(measure.encode(ctx.st_model, ["a sentence"]), before, atol=1e-6)  # layers restored
 
 
 @pytest.mark.parametrize("score", ["taylor", "magnitude"])

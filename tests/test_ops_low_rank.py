@@ -10,7 +10,7 @@ from slimlib.measure import metrics as measure
 from slimlib.model.architectures import get_module
 from slimlib.model.modules import LowRankLinear
 from slimlib.ops.low_rank import factorize, rank_for_energy, saves_parameters
-from slimlib.ops.pipeline import OPS, _load_ops, apply_recipe
+from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 
 from conftest import SAMPLE_SENTENCES
@@ -95,9 +95,6 @@ def test_rank_above_smallest_dimension_is_rejected(tiny):
 
 
 def test_shared_layers_are_factorized_once(tiny_bert, tmp_path):
-    _load_ops()
-    if "share_layers" not in OPS:
-        pytest.skip("share_layers op not available")
     recipe = recipe_for(tiny_bert, {"op": "share_layers", "groups": [[0, 1]]},
                         {"op": "low_rank", "rank": 8, "targets": ["ffn_in", "ffn_out"]})
     compressed = apply_recipe(recipe, tiny_bert)
@@ -110,9 +107,6 @@ def test_shared_layers_are_factorized_once(tiny_bert, tmp_path):
 
 
 def test_after_head_pruning(tiny, tmp_path):
-    _load_ops()
-    if "prune_heads" not in OPS:
-        pytest.skip("prune_heads op not available")
     recipe = recipe_for(tiny, {"op": "prune_heads", "heads": {"0": [0, 1], "1": [0, 1, 2, 3]}, "score": "magnitude"},
                         {"op": "low_rank", "rank": 8, "targets": ["attention"]})
     compressed = apply_recipe(recipe, tiny)

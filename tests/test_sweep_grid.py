@@ -29,7 +29,7 @@ def test_example_grid_expands_to_every_combination_in_canonical_order():
                             if a == {"prune_heads.per_layer": 2, "drop_layers.keep": 3, "quantize.bits": 8})
     assert [s.to_dict() for s in recipe.steps] == [
         {"op": "prune_heads", "per_layer": 2, "score": "taylor"},
-        {"op": "drop_layers", "keep": 3},
+        {"op": "drop_layers", "keep": 3, "choose": "auto"},
         {"op": "quantize", "bits": 8, "embeddings": True, "float16": "bf16", "group_size": 32},
     ]
 
@@ -57,13 +57,13 @@ def test_same_recipe_from_two_combinations_runs_once():
 
 
 def test_list_of_recipes_is_a_grid():
-    recipe = {"format": "slimlib.ops.recipe/v1", "base_model": "m", "steps": [{"op": "drop_layers", "keep": 2}]}
+    recipe = {"format": "slimlib.recipe/v1", "base_model": "m", "steps": [{"op": "drop_layers", "keep": 2}]}
     spec = parse_grid([recipe, {**recipe, "steps": []}, recipe])
     assert spec.base_model == "m" and len(expand(spec)) == 2
     with pytest.raises(RecipeError, match="share one base_model"):
         parse_grid([recipe, {**recipe, "base_model": "other"}])
     with pytest.raises(RecipeError, match=r"^recipes\[1\]\.steps\[0\]\.op: 'nope' is not an op"):
-        parse_grid([recipe, {"format": "slimlib.ops.recipe/v1", "steps": [{"op": "nope"}]}])
+        parse_grid([recipe, {"format": "slimlib.recipe/v1", "steps": [{"op": "nope"}]}])
 
 
 @pytest.mark.parametrize("data, message", [
@@ -139,20 +139,17 @@ def test_objective_values_read_the_eval_json_and_explain_a_missing_metric():
 MINILM_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
 
 
-def test_default_space_follows_available_ops_and_skips_training():
-    axes = default_axes(MINILM_SHAPE, ["low_rank", "distill", "quantize"])
-    assert set(axes) == {"low_rank.rank", "quantize.bits"}
-    assert axes["low_rank.rank"] == [0, 192, 96]
-    everything = default_axes(MINILM_SHAPE, ["trim_vocab", "prune_heads", "prune_ffn", "drop_layers", "low_rank",
-                                             "factorize_embeddings", "quantize", "share_layers", "distill"])
-    assert "distill" not in {k.split(".")[0] for k in everything}
+def test_default_space_comes_from_the_ops_and_skips_training():
+    everything = default_axes(MINILM_SHAPE)
+    assert {k.split(".")[0] for k in everything} == {"trim_vocab", "prune_heads", "prune_ffn", "drop_layers",
+                                                    "low_rank", "factorize_embeddings", "quantize"}
+    assert everything["low_rank.rank"] == [0, 192, 96]
     assert everything["drop_layers.keep"] == [0, 5, 4, 3, 2, 1]
     assert everything["prune_heads.per_layer"] == [0, 3, 6, 9]
 
 
 def test_every_default_choice_is_a_valid_step_that_fits_the_model():
-    axes = default_axes(MINILM_SHAPE, ["trim_vocab", "prune_heads", "prune_ffn", "drop_layers", "low_rank",
-                                       "factorize_embeddings", "quantize"])
+    axes = default_axes(MINILM_SHAPE)
     for key, values in axes.items():
         for value in values:
             for step in build_steps({key: value}):

@@ -1,7 +1,7 @@
 """The Explore page's sidebar: model picker, evaluation data and one control group per op.
 
-Widgets are keyed `w.<config name>` and seeded from the session's config (ui.state); an op that
-is not registered in this build is drawn disabled with a note instead of failing.
+Each op's widgets come from its control module (ui/op_controls/<op>.py), keyed `w.<op>.<name>` and
+seeded from the session's config (ui.state).
 """
 from __future__ import annotations
 
@@ -10,21 +10,13 @@ from pathlib import Path
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.measure.hardware import bit_width_advice
-from slimlib.ops.recipe import DEFAULT_MODEL, LOW_RANK_TARGETS, ModelShape
+from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape
+from slimlib.ops.registry import op_specs
 
 from . import state
+from .op_controls import Widgets, control_for
 from .evaluation import NO_DATA, STSB_DEV, DataChoice, data_choice, save_upload
 
-OP_TITLES = {
-    "prune_heads": "Attention heads", "drop_layers": "Layers", "prune_ffn": "FFN width", "low_rank": "Low-rank factorization",
-    "factorize_embeddings": "Embedding factorization", "trim_vocab": "Vocabulary trim", "share_layers": "Weight sharing",
-    "distill": "Distillation (recovery)", "quantize": "Quantization",
-}
-# Config entries drawn by generic widgets (read back after drawing); the rest are handled apart.
-WIDGET_FIELDS = ("heads_mode", "heads_per_layer", "heads_fraction", "layers_mode", "layers_keep", "ffn_keep",
-                 "low_rank_mode", "low_rank_rank", "low_rank_energy", "low_rank_targets", "embedding_rank",
-                 "vocab_tokens", "share", "bits", "distill", "distill_steps")
 MODEL_SOURCES = ("bundled all-MiniLM-L6-v2", "local folder", "Hugging Face hub id")
 
 
@@ -92,102 +84,14 @@ def data_picker() -> DataChoice:
     return NO_DATA
 
 
-def _unavailable(op: str, available: frozenset[str], problems: dict[str, str]) -> bool:
-    if op in available:
-        return False
-    st.caption(f":grey[{OP_TITLES[op]}: not available in this build yet (the `{op}` op is not registered).]")
-    return True
-
-
-def op_controls(shape: ModelShape, available: frozenset[str], problems: dict[str, str]) -> dict:
-    """Draw every op's controls; returns the updated config."""
-    state.seed_widgets(WIDGET_FIELDS)
+def op_controls(shape: ModelShape) -> dict:
+    """Draw every registered op's control, in canonical order; returns the updated config."""
     cfg = state.config()
-    seed_layer_boxes(shape.num_layers)
-    most_heads = max(shape.heads) if shape.heads else 1
-
-    with st.expander(OP_TITLES["prune_heads"], expanded=True):
-        off = _unavailable("prune_heads", available, problems)
-        modes = ["off", "per_layer", "fraction", "explicit"]
-        labels = {"off": "keep all", "per_layer": "N per layer", "fraction": "global fraction", "explicit": "chosen on the Heads page"}
-        mode = st.selectbox("Prune heads", modes, format_func=labels.get, key="w.heads_mode", disabled=off)
-        if mode == "per_layer":
-            st.slider("Heads removed per layer", 1, max(most_heads - 1, 1), key="w.heads_per_layer", disabled=off)
-        elif mode == "fraction":
-            st.slider("Fraction of all heads removed", 0.05, 0.9, step=0.05, key="w.heads_fraction", disabled=off)
-        elif mode == "explicit":
-            chosen = sum(len(v) for v in cfg.get("heads_explicit", {}).values())
-            st.caption(f"{chosen} heads chosen: click cells on the Heads page to change them.")
-
-    with st.expander(OP_TITLES["drop_layers"], expanded=True):
-        off = _unavailable("drop_layers", available, problems)
-        mode = st.radio("Which layers", ["choose", "keep"], horizontal=True, key="w.layers_mode", disabled=off,
-                        format_func={"choose": "tick the layers to keep", "keep": "keep N by importance"}.get)
-        if mode == "choose":
-            cols = st.columns(min(shape.num_layers, 6))
-            for i in range(shape.num_layers):
-                cols[i % len(cols)].checkbox(f"{i}", key=f"w.layer.{i}", disabled=off, help=f"keep layer {i}")
-        else:
-            st.slider("Layers kept", 1, shape.num_layers, key="w.layers_keep", disabled=off)
-
-    with st.expander(OP_TITLES["prune_ffn"]):
-        off = _unavailable("prune_ffn", available, problems)
-        st.slider("FFN neurons kept (1.0 = all)", 0.1, 1.0, step=0.05, key="w.ffn_keep", disabled=off)
-
-    with st.expander(OP_TITLES["low_rank"]):
-        off = _unavailable("low_rank", available, problems)
-        mode = st.selectbox("Low rank", ["off", "rank", "energy"], key="w.low_rank_mode", disabled=off,
-                            format_func={"off": "off", "rank": "fixed rank", "energy": "keep an energy fraction"}.get)
-        if mode == "rank":
-            st.slider("Rank", 8, shape.hidden, step=8, key="w.low_rank_rank", disabled=off)
-        elif mode == "energy":
-            st.slider("Energy kept", 0.5, 0.99, step=0.01, key="w.low_rank_energy", disabled=off)
-        if mode != "off":
-            st.multiselect("Targets", list(LOW_RANK_TARGETS), key="w.low_rank_targets", disabled=off)
-
-    with st.expander(OP_TITLES["factorize_embeddings"]):
-        off = _unavailable("factorize_embeddings", available, problems)
-        ranks = [0] + [r for r in (32, 64, 96, 128, 192, 256) if r < shape.hidden]
-        if st.session_state.get("w.embedding_rank") not in ranks:
-            ranks = sorted(set(ranks) | {st.session_state.get("w.embedding_rank", 0)})
-        st.select_slider("Embedding rank (0 = off)", ranks, key="w.embedding_rank", disabled=off)
-
-    with st.expander(OP_TITLES["trim_vocab"]):
-        off = _unavailable("trim_vocab", available, problems)
-        sizes = [0] + [n for n in (2000, 4000, 8000, 12000, 16000, 20000) if n < shape.vocab]
-        if st.session_state.get("w.vocab_tokens") not in sizes:
-            sizes = sorted(set(sizes) | {st.session_state.get("w.vocab_tokens", 0)})
-        st.select_slider("Vocabulary kept (0 = all)", sizes, key="w.vocab_tokens", disabled=off)
-
-    with st.expander(OP_TITLES["share_layers"]):
-        off = _unavailable("share_layers", available, problems)
-        choices = ["off", "pairs", "all"] + (["custom"] if st.session_state.get("w.share") == "custom" else [])
-        st.selectbox("Share weights", choices, key="w.share", disabled=off,
-                     format_func={"off": "off", "pairs": "adjacent pairs (0-1, 2-3, ...)", "all": "all layers share one",
-                                  "custom": "custom groups (from a recipe)"}.get)
-
-    with st.expander(OP_TITLES["quantize"], expanded=True):
-        off = _unavailable("quantize", available, problems)
-        st.select_slider("Weight bits (32 = off)", [32, 16, 8, 4, 3, 2], key="w.bits", disabled=off)
-        st.caption(bit_width_advice())
-
-    with st.expander(OP_TITLES["distill"], expanded=True):
-        off = _unavailable("distill", available, problems)
-        st.checkbox("Distill from the original model", key="w.distill", disabled=off,
-                    help="Recovers accuracy after structural changes; trains in the background with a progress bar.")
-        st.number_input("Distillation steps", 10, 20000, step=50, key="w.distill_steps", disabled=off)
-
-    cfg = state.read_widgets(WIDGET_FIELDS)
-    cfg["layers_dropped"] = [i for i in range(shape.num_layers) if not st.session_state.get(f"w.layer.{i}", True)]
+    restoring = state.take_restore_flag()
+    for spec in op_specs():
+        control = control_for(spec.name)
+        values = {**control.DEFAULTS, **cfg["ops"].get(spec.name, {})}
+        with st.expander(spec.title, expanded=getattr(control, "EXPANDED", False)):
+            st.caption(spec.summary)
+            cfg["ops"][spec.name] = control.draw(Widgets(spec.name, values, restoring, st.session_state), shape)
     return cfg
-
-
-def seed_layer_boxes(num_layers: int) -> None:
-    """Layer checkboxes mirror config["layers_dropped"] (ticked = kept)."""
-    cfg = state.config()
-    dropped = set(cfg.get("layers_dropped", []))
-    reseed = st.session_state.pop("layers_reseed", False)
-    for i in range(num_layers):
-        key = f"w.layer.{i}"
-        if reseed or key not in st.session_state:
-            st.session_state[key] = i not in dropped

@@ -1,4 +1,4 @@
-"""What every page starts with: page config, the base model, the ops this build has."""
+"""What every page starts with: page config, the session's base model and its shape."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,20 +6,21 @@ from dataclasses import dataclass
 import streamlit as st
 
 from slimlib.errors import SlimlibError
-from slimlib.model.base import BaseModel
-from slimlib.ops.recipe import ModelShape, Recipe
+from slimlib.model.base import LoadedBase
+from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape, Recipe
 
 from . import state
 from .config import config_to_recipe
-from .resources import available_ops, base_model, shape_of
+from .resources import base_model, shape_of
+
+LAST_GOOD_MODEL = "model.last_good"
 
 
 @dataclass
 class PageContext:
-    base: BaseModel
+    base: LoadedBase
     shape: ModelShape
-    available: frozenset[str]
-    problems: dict[str, str]
+    load_error: str | None = None  # set when the requested model failed and the previous one is shown
 
 
 def setup(title: str) -> None:
@@ -31,15 +32,22 @@ def setup(title: str) -> None:
 
 
 def load(model_name: str | None = None) -> PageContext:
-    """The session's base model (stops the page with a one-line error if it cannot be loaded)."""
+    """The session's base model. If it cannot be loaded, the error is shown inline and the page
+    keeps working on the last model that loaded (the bundled one at first), so nothing vanishes."""
     name = model_name or state.config().get("model")
+    error = None
     try:
         base = base_model(name)
+        st.session_state[LAST_GOOD_MODEL] = name
     except SlimlibError as exc:
-        st.error(str(exc))
-        st.stop()
-    available, problems = available_ops()
-    return PageContext(base, shape_of(base), available, problems)
+        error = str(exc)
+        st.error(f"{error} — still showing {st.session_state.get(LAST_GOOD_MODEL, DEFAULT_MODEL)}.")
+        base = base_model(st.session_state.get(LAST_GOOD_MODEL, DEFAULT_MODEL))
+    ctx = PageContext(base, shape_of(base), error)
+    linked = st.session_state.pop("link_recipe", None)
+    if linked is not None:  # a shared link: its recipe becomes the controls once the shape is known
+        state.restore_recipe(linked, ctx.shape)
+    return ctx
 
 
 def current_recipe(ctx: PageContext) -> Recipe | None:
@@ -47,7 +55,8 @@ def current_recipe(ctx: PageContext) -> Recipe | None:
     from slimlib.ops.pipeline import check_recipe
 
     try:
-        recipe = config_to_recipe(state.config(), ctx.shape.num_layers, ctx.available)
+        config = {**state.config(), "model": st.session_state.get(LAST_GOOD_MODEL, state.config().get("model"))}
+        recipe = config_to_recipe(config, ctx.shape)
         check_recipe(recipe, ctx.base)
     except SlimlibError as exc:
         st.error(str(exc))

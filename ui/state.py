@@ -14,7 +14,7 @@ import streamlit as st
 from slimlib.errors import SlimlibError
 from slimlib.ops.recipe import Recipe
 
-from .config import DEFAULTS, decode_recipe, default_config, encode_recipe, recipe_to_config
+from .config import decode_recipe, default_config, encode_recipe, recipe_to_config
 
 CONFIG = "config"
 RESTORE = "restore_pending"
@@ -33,7 +33,8 @@ def config() -> dict:
         token = st.query_params.get(URL_PARAM)
         if token:
             try:
-                st.session_state[CONFIG] = recipe_to_config(decode_recipe(token))
+                # The link is decoded into controls once the model's shape is known (ui.page.load).
+                st.session_state["link_recipe"] = decode_recipe(token)
             except SlimlibError as exc:
                 st.session_state["link_error"] = str(exc)
         _flag_restore()
@@ -41,41 +42,24 @@ def config() -> dict:
 
 
 def _flag_restore() -> None:
-    # The generic widgets, the model picker and the layer checkboxes each reseed on the next run.
+    # Every op control and the model picker reseed their widgets from the config on the next run.
     st.session_state[RESTORE] = True
     st.session_state["model_reseed"] = True
-    st.session_state["layers_reseed"] = True
 
 
 def set_config(new_config: dict) -> None:
     """Replace the config; the widgets pick it up on the next run (call st.rerun() after)."""
-    st.session_state[CONFIG] = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(new_config)}
+    st.session_state[CONFIG] = {**default_config(), **copy.deepcopy(new_config)}
     _flag_restore()
 
 
-def restore_recipe(recipe: Recipe, num_layers: int | None = None) -> None:
-    set_config(recipe_to_config(recipe, num_layers))
+def restore_recipe(recipe: Recipe, shape) -> None:
+    set_config(recipe_to_config(recipe, shape))
 
 
-def seed_widgets(names) -> None:
-    """Before drawing the controls: push the config into widget keys that are missing, or all of
-    them after a restore (a click on the chart, a preset, the Heads page, a shared link)."""
-    cfg = config()
-    restoring = st.session_state.pop(RESTORE, False)
-    for name in names:
-        key = widget_key(name)
-        if restoring or key not in st.session_state:
-            st.session_state[key] = copy.deepcopy(cfg.get(name, DEFAULTS.get(name)))
-
-
-def read_widgets(names) -> dict:
-    """After drawing the controls: copy widget values back into the config."""
-    cfg = config()
-    for name in names:
-        key = widget_key(name)
-        if key in st.session_state:
-            cfg[name] = copy.deepcopy(st.session_state[key])
-    return cfg
+def take_restore_flag() -> bool:
+    """True once after a restore (a click on the chart, a preset, the Heads page, a shared link)."""
+    return st.session_state.pop(RESTORE, False)
 
 
 def publish_link(recipe: Recipe) -> str:

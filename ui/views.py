@@ -12,26 +12,7 @@ from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, METRICS, baseline_metr
 
 from .jobs import Job
 
-SHORT = {
-    "prune_heads": lambda s: f"heads -{s['per_layer']}/layer" if "per_layer" in s else
-    f"heads -{s['fraction']:.0%}" if "fraction" in s else f"heads -{sum(len(v) for v in s['heads'].values())} chosen",
-    "drop_layers": lambda s: f"keep {s['keep']} layers" if "keep" in s else f"drop layers {s['layers']}",
-    "prune_ffn": lambda s: f"FFN {s['keep']:.0%}",
-    "low_rank": lambda s: f"rank {s['rank']}" if "rank" in s else f"energy {s['energy']}",
-    "factorize_embeddings": lambda s: f"emb rank {s['rank']}",
-    "trim_vocab": lambda s: f"vocab {s['max_tokens']}",
-    "share_layers": lambda s: f"share {len(s['groups'])} groups",
-    "distill": lambda s: f"distill {s['steps']}",
-    "quantize": lambda s: f"{s['bits']}-bit",
-}
-
-
-def recipe_label(recipe: dict) -> str:
-    steps = recipe.get("steps", [])
-    if not steps:
-        return "baseline (no steps)"
-    return " + ".join(SHORT.get(s["op"], lambda _s: s["op"])(s) for s in steps)
-
+from slimlib.ops.registry import recipe_label  # noqa: E402  (re-exported for the pages)
 
 def entry_point(entry: Entry) -> dict:
     """One history row as a chart point."""

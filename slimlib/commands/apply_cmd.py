@@ -21,7 +21,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..workflows.export import export
-    from ..ops.recipe import Recipe  # noqa: F401  (type of load_recipe's result)
 
     recipe = load_recipe(args.recipe)
     folder = export(recipe, args.out, onnx=args.onnx, data=args.data, threads=args.threads,

@@ -17,14 +17,15 @@ def describe(model_name: str) -> dict:
     from ..measure.inspection import param_breakdown, param_summary
     from ..measure.metrics import artifact_size
     from ..model.base import load_base
-    from ..ops.pipeline import OPS, _load_ops, model_shape
+    from ..model.parts import encoder_of
+    from ..ops.pipeline import model_shape
+    from ..ops.registry import op_names
 
     base = load_base(model_name)
-    _load_ops()
     rows = param_breakdown(base.model)
     common = {"model": model_name, "path": base.path, "architecture": base.arch.model_type,
               "params": param_summary(rows), "size_bytes": artifact_size(base.model), "content_hash": base.content_hash}
-    if getattr(base.model[0].model, "inner", True) is None:  # an int8 ONNX graph: no layers to list
+    if encoder_of(base.model) is None:  # an int8 ONNX graph: no layers to list
         return {**common, "backend": "onnx", "ops": []}
     shape = model_shape(base.model, base.arch)
     layers = [{"layer": r["label"], **{c["label"]: c["params"] for c in rows if c["parent"] == r["id"]}}
@@ -39,7 +40,7 @@ def describe(model_name: str) -> dict:
         "ffn_per_layer": shape.intermediate,
         "vocab": shape.vocab,
         "params_per_layer": layers,
-        "ops": sorted(OPS),
+        "ops": op_names(),
     }
 
 

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..ops.recipe import DEFAULT_MODEL
-    from ..sweep.driver import RunConfig, available_ops, model_shape_of, run_search
+    from ..sweep.driver import RunConfig, model_shape_of, run_search
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid
     from ..sweep.objectives import default_objectives, parse_objectives
@@ -51,7 +51,7 @@ def run(args) -> int:
             space.base_model = args.model
     else:
         base_model = args.model or DEFAULT_MODEL
-        space = default_space(base_model, model_shape_of(base_model), available_ops())
+        space = default_space(base_model, model_shape_of(base_model))
     log("search space: " + "; ".join(f"{k} in {v}" for k, v in space.axes.items()))
     config = RunConfig(study_name=args.study or time.strftime("search-%Y%m%d-%H%M%S"), objectives=objectives,
                        data=args.data, quick=not args.full, storage_url=args.storage,

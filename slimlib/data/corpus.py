@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import DataFileError
+from .user_files import read_user_text
 from ..paths import PACKAGE_DIR
 
 CORPUS_FILE = PACKAGE_DIR / "data" / "sentences.txt"
@@ -24,20 +25,14 @@ def load_sentences(source: str = "default") -> list[str]:
     if source in (None, "", "default"):
         return list(project_sentences())
     path = Path(source)
-    if not path.is_file():
-        raise DataFileError(f"{source}: sentence file not found")
-    if path.stat().st_size > MAX_SENTENCE_FILE_BYTES:
-        raise DataFileError(f"{source}: file is larger than {MAX_SENTENCE_FILE_BYTES // 2**20} MB")
+    text = read_user_text(path, "sentence file", DataFileError, MAX_SENTENCE_FILE_BYTES,
+                          "save it as UTF-8 with one sentence per line")
     from .pairs import looks_like_pair_file, read_pairs
 
     if looks_like_pair_file(path):
         pairs = read_pairs(path)
         seen = dict.fromkeys([s for p in pairs for s in (p.sentence1, p.sentence2)])
         return list(seen)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataFileError(f"{source}: not UTF-8 text; save it as UTF-8 with one sentence per line") from None
     sentences = [line.strip() for line in text.splitlines() if line.strip()]
     if not sentences:
         raise DataFileError(f"{source}: contains no sentences (expected one sentence per line)")

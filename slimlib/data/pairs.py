@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataFileError
+from .user_files import read_user_text
 
 MAX_PAIR_FILE_BYTES = 50 * 1024 * 1024
 SENTENCE_COLUMNS = (("sentence1", "sentence2"), ("sentence_a", "sentence_b"), ("s1", "s2"),
@@ -27,15 +28,7 @@ class Pair:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataFileError(f"{path}: pair file not found")
-    size = path.stat().st_size
-    if size > MAX_PAIR_FILE_BYTES:
-        raise DataFileError(f"{path}: {size // 2**20} MB is above the {MAX_PAIR_FILE_BYTES // 2**20} MB limit for pair files")
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataFileError(f"{path}: not UTF-8 text; save the pair file as UTF-8") from None
+    return read_user_text(path, "pair file", DataFileError, MAX_PAIR_FILE_BYTES, "save the pair file as UTF-8")
 
 
 def _delimiter(first_line: str) -> str:

@@ -1,56 +1,17 @@
 """Where a model's parameters live: embeddings, attention, FFN and norms, per layer.
 
 `param_breakdown` returns flat rows (id, parent, label, params) that a treemap draws directly and
-the CLI `inspect` command prints. Counting follows `slimlib.measure.metrics.count_params`: a parameter
+the CLI `inspect` command prints. Counting follows `slimlib.model.parts.count_params`: a parameter
 shared by several layers counts once (at the first layer that uses it), and modules that pack
 their weights report their logical count through `slim_param_count`.
 """
 from __future__ import annotations
 
-from torch import nn
 
 from ..model.architectures import arch_for, get_module
-from .metrics import count_params
+from ..model.parts import ParamCounter, count_params, encoder_of
 
 ROOT = "model"
-
-
-def _inner_encoder(st_model):
-    """The HF encoder inside a plain or slimlib SentenceTransformer (None for an ONNX-backed one)."""
-    from ..model.slim import SlimModel
-
-    model = st_model[0].auto_model
-    return model.inner if isinstance(model, SlimModel) else model
-
-
-class _Counter:
-    """Counts parameters not counted before, so shared weights are attributed once."""
-
-    def __init__(self):
-        self.seen: set[int] = set()
-
-    def __call__(self, module: nn.Module | None) -> int:
-        if module is None:
-            return 0
-        total = 0
-        stack = [module]
-        while stack:
-            current = stack.pop()
-            if id(current) in self.seen:
-                continue
-            self.seen.add(id(current))
-            logical = getattr(current, "slim_param_count", None)
-            if logical is not None:
-                for parameter in current.parameters():  # its packed storage is part of the logical count
-                    self.seen.add(id(parameter))
-                total += int(logical() if callable(logical) else logical)
-                continue
-            for parameter in current.parameters(recurse=False):
-                if id(parameter) not in self.seen:
-                    self.seen.add(id(parameter))
-                    total += parameter.numel()
-            stack.extend(current.children())
-        return total
 
 
 def _first(path: str) -> str:
@@ -63,12 +24,12 @@ def param_breakdown(st_model) -> list[dict]:
     Parent rows hold the sum of their children, so the tree can be drawn with branchvalues="total".
     """
     total = count_params(st_model)
-    inner = _inner_encoder(st_model)
+    inner = encoder_of(st_model)
     if inner is None:  # an ONNX-backed model: one opaque graph
         return [{"id": ROOT, "parent": "", "label": "model", "params": total},
                 {"id": "onnx graph", "parent": ROOT, "label": "ONNX graph", "params": total}]
     arch = arch_for(inner.config.model_type)
-    count = _Counter()
+    count = ParamCounter()
     rows: list[dict] = []
 
     def add(row_id: str, parent: str, label: str, params: int) -> None:

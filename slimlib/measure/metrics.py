@@ -23,36 +23,12 @@ from scipy.stats import spearmanr
 
 from ..data.corpus import project_sentences, sentences_hash
 from ..model.files import folder_bytes, write_model_files
+from ..model.parts import count_params  # noqa: F401  (measuring code reads every number from here)
 from ..data.pairs import Pair
 
 BATCH_SIZE = 32
 SPEED_RUNS = 3
 FIDELITY_SENTENCES = 300
-
-
-def count_params(st_model) -> int:
-    """Unique parameters; modules that pack weights report their logical count via `slim_param_count`."""
-    seen: set[int] = set()
-    total = 0
-
-    def walk(module: torch.nn.Module) -> None:
-        nonlocal total
-        if id(module) in seen:
-            return
-        seen.add(id(module))
-        logical = getattr(module, "slim_param_count", None)
-        if logical is not None:
-            total += int(logical() if callable(logical) else logical)
-            return
-        for parameter in module.parameters(recurse=False):
-            if id(parameter) not in seen:
-                seen.add(id(parameter))
-                total += parameter.numel()
-        for child in module.children():
-            walk(child)
-
-    walk(st_model)
-    return total
 
 
 def artifact_size(st_model) -> int:

@@ -1,7 +1,7 @@
 """Loading base models: the bundled MiniLM, local sentence-transformers folders, hub ids.
 
 A base model is loaded once per process (a small LRU cache) and never mutated: callers get
-`BaseModel.fresh_copy()` to compress. Loading never runs remote code.
+`LoadedBase.fresh_copy()` to compress. Loading never runs remote code.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ MAX_CACHED_BASES = 3
 
 
 @dataclass
-class BaseModel:
+class LoadedBase:
     """A loaded, read-only base model plus the facts every op needs about it."""
 
     name: str  # what the user asked for
@@ -146,11 +146,11 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-_cache: "OrderedDict[str, BaseModel]" = OrderedDict()
+_cache: "OrderedDict[str, LoadedBase]" = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load_base(name: str) -> BaseModel:
+def load_base(name: str) -> LoadedBase:
     """Load (once per process) a base model by bundled name, folder or hub id."""
     with _cache_lock:
         if name in _cache:
@@ -165,17 +165,12 @@ def load_base(name: str) -> BaseModel:
     model = load_sentence_transformer(path)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    base = BaseModel(name=name, path=path, model=model, arch=arch, content_hash=content_hash(path))
+    base = LoadedBase(name=name, path=path, model=model, arch=arch, content_hash=content_hash(path))
     with _cache_lock:
         _cache[name] = base
         while len(_cache) > MAX_CACHED_BASES:
             _cache.popitem(last=False)
     return base
-
-
-def hf_model(st_model) -> torch.nn.Module:
-    """The Hugging Face model inside a SentenceTransformer (the first module)."""
-    return st_model[0].auto_model
 
 
 def set_threads(threads: int | None) -> int:

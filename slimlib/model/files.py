@@ -1,9 +1,12 @@
 """Writing a compressed model folder that `SentenceTransformer(folder)` reloads (slimlib imported)."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
 
 from safetensors import SafetensorError
 
@@ -26,24 +29,52 @@ def write_error_reason(exc: BaseException) -> str:
     return "No space left on device" if "os error 28" in text else text
 
 
+def write_file_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file through a temp file in the same folder and a rename, so a reader never sees half
+    a file; the file is readable by others (caches and exports are ordinary data, not secrets)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def staged_folder(folder: Path, prefix: str = ".slimlib-") -> Iterator[Path]:
+    """Yield a sibling temp folder to fill; on success it replaces `folder` in one rename (files
+    0644, folders 0755, so teammates can read an export), on any error it is removed."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder.parent))
+    try:
+        yield staging
+        for path in [staging, *staging.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def save_model(compressed, folder: str | Path) -> Path:
     """Save atomically: write into a sibling temp folder, then move into place."""
     folder = Path(folder)
     _refuse_foreign_folder(folder)
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".slimlib-", dir=folder.parent))
-    except OSError as exc:
-        raise SlimlibError(f"{folder}: cannot write here ({exc.strerror})") from None
-    try:
-        write_model_files(compressed.st_model, staging)
-        compressed.recipe.save(staging / RECIPE_NAME)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
+        with staged_folder(folder) as staging:
+            write_model_files(compressed.st_model, staging)
+            compressed.recipe.save(staging / RECIPE_NAME)
     except WRITE_ERRORS as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise SlimlibError(f"{folder}: could not save the model ({write_error_reason(exc)})") from None
+        reason = exc.strerror if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) else None
+        raise SlimlibError(f"{folder}: could not save the model ({reason or write_error_reason(exc)})") from None
     return folder
 
 

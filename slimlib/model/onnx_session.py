@@ -5,12 +5,13 @@ import numpy as np
 import torch
 
 from ..errors import ModelLoadError
+from ..optional import require
 
 
 def make_session(onnx_bytes: bytes, threads: int | None = None):
     """An inference session using as many threads as torch, so speed comparisons are fair."""
     try:
-        import onnxruntime as ort
+        ort = require("onnxruntime")
     except ImportError:
         raise ModelLoadError("this model runs on ONNX Runtime: pip install onnxruntime") from None
     options = ort.SessionOptions()

@@ -14,11 +14,18 @@ from ..errors import RecipeError
 from .modules import EmptySelfAttention, HeadSelectingAttention
 
 
-def encoder_of(st_model) -> nn.Module:
-    """The HF encoder (BertModel, MPNetModel) of a SentenceTransformer, compressed or not."""
-    model = st_model[0].model
-    inner = getattr(model, "inner", None)  # a SlimModel wraps the encoder
-    return model if inner is None else inner
+def top_model(st_model) -> nn.Module:
+    """The model inside a SentenceTransformer's first module: an HF encoder or a SlimModel wrapping one."""
+    return st_model[0].model
+
+
+def encoder_of(st_model) -> nn.Module | None:
+    """The HF encoder (BertModel, MPNetModel) of a SentenceTransformer, compressed or not; None for a
+    model that runs as an ONNX int8 graph (it has no torch layers)."""
+    from .slim import SlimModel
+
+    model = top_model(st_model)
+    return model.inner if isinstance(model, SlimModel) else model
 
 
 def layers_of(encoder: nn.Module, arch: ArchSpec) -> nn.ModuleList:
@@ -93,3 +100,40 @@ def require_plain_linear(module: nn.Module, op: str, where: str) -> nn.Linear:
             f"put {op} before low_rank and quantize steps"
         )
     return module
+
+
+class ParamCounter:
+    """Counts parameters not counted before, so shared weights are counted once; a module that packs its
+    weights reports its logical count (`slim_param_count`). Call it on several modules in turn to
+    attribute each shared weight to the first that holds it."""
+
+    def __init__(self):
+        self.seen: set[int] = set()
+
+    def __call__(self, module: nn.Module | None) -> int:
+        if module is None:
+            return 0
+        total = 0
+        stack = [module]
+        while stack:
+            current = stack.pop()
+            if id(current) in self.seen:
+                continue
+            self.seen.add(id(current))
+            logical = getattr(current, "slim_param_count", None)
+            if logical is not None:
+                for parameter in current.parameters():  # its packed storage is part of the logical count
+                    self.seen.add(id(parameter))
+                total += int(logical() if callable(logical) else logical)
+                continue
+            for parameter in current.parameters(recurse=False):
+                if id(parameter) not in self.seen:
+                    self.seen.add(id(parameter))
+                    total += parameter.numel()
+            stack.extend(current.children())
+        return total
+
+
+def count_params(module: nn.Module) -> int:
+    """Unique parameters of a model (a SentenceTransformer or any module), logical counts for packed ones."""
+    return ParamCounter()(module)

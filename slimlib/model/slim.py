@@ -14,7 +14,6 @@ ONNX Runtime's int8 kernels are the fast path on CPUs; `SlimModel` runs the sess
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import torch

@@ -9,11 +9,12 @@ steps did, even if their code changes), the distill settings and the corpus hash
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,17 +25,41 @@ from safetensors.torch import load_file
 from . import training as distillation
 from ..data.corpus import load_sentences, sentences_hash
 from ..errors import DataFileError
-from ..model.files import WRITE_ERRORS, write_error_reason
+from ..model.files import WRITE_ERRORS, staged_folder, write_error_reason
 from ..paths import cache_dir
-from .pipeline import OpContext, register_op
-from .recipe import Distill
+from .pipeline import OpContext
+from .recipe import Step, setting
+from .registry import OpSpec, register_op
 from ..model.slim import WEIGHTS_NAME, _is_derived_buffer, _under
+
+
+@dataclass
+class Distill(Step):
+    steps: int = setting("Optimizer steps.", default=300)
+    lr: float = setting("AdamW learning rate.", default=1e-4)
+    batch_size: int = setting("Sentences per step.", default=32)
+    corpus: str = setting('"default" (the project sentences) or a text / pair file of training sentences.', default="default")
+    seed: int = setting("Seed for shuffling and dropout: the same seed trains the same weights.", default=0)
+    max_seq_length: int = setting("Token limit per sentence while training.", default=128)
+    loss: str = setting('"mse", "cosine" or "mse+cosine" between student and teacher embeddings.', default="mse+cosine")
+    corpus_sha256: str | None = setting("Hash of the training sentences, filled in when the step runs.", default=None)
+
+    def __post_init__(self) -> None:
+        self._require_int("steps", low=1, high=100_000)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
+            raise self.fail("lr", f"expected a learning rate in (0, 1], got {self.lr!r}")
+        self._require_int("batch_size", low=1, high=4096)
+        self._require_int("seed", low=0)
+        self._require_int("max_seq_length", low=8, high=8192)
+        self._require_choice("loss", ("mse", "cosine", "mse+cosine"))
+        if not isinstance(self.corpus, str) or not self.corpus:
+            raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
+
 
 MAX_TRAINED_CACHE_ENTRIES = 6
 PROGRESS_UPDATES = 100
 
 
-@register_op("distill")
 def distill(ctx: OpContext, step: Distill) -> None:
     require_trainable(ctx, step)
     sentences = corpus_sentences(step)
@@ -128,17 +153,11 @@ TRAINING_RECORD = "training.json"
 def store_trained(ctx: OpContext, folder: Path, record: dict) -> None:
     """Save the student's weights with the slimlib save path (shared weights once, safetensors),
     beside a record of how the training went (its wall time is reported again on a cache hit)."""
-    staging = None
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".distilled-", dir=folder.parent))
-        ctx.slim.save_pretrained(staging)
-        (staging / TRAINING_RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        with staged_folder(folder, prefix=".distilled-") as staging:
+            ctx.slim.save_pretrained(staging)
+            (staging / TRAINING_RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
     except WRITE_ERRORS as exc:  # a cache that cannot be written only costs time
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
         warnings.warn(f"{folder}: could not cache the distilled weights ({write_error_reason(exc)})", stacklevel=2)
         return
     _evict_old_entries(folder.parent)
@@ -180,3 +199,19 @@ def _evict_old_entries(root: Path) -> None:
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[MAX_TRAINED_CACHE_ENTRIES:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+register_op(OpSpec(
+    name="distill",
+    settings=Distill,
+    apply=distill,
+    order=80,
+    title="Distillation (recovery)",
+    summary=("Trains the compressed model to reproduce the original's embeddings. MiniLM, 3 of 6 layers: 85% -> 97% of STS kept in about 9 minutes on 2 cores."),
+    example=lambda shape: {"steps": 300, "lr": 1e-4, "batch_size": 32, "seed": 0},
+    label=lambda s: f"distill {s['steps']}",
+    trains=True,
+    keeps_units=frozenset(),
+    search_axes=lambda shape: {},
+    not_smaller_because="distillation changes weights, not shapes",
+))

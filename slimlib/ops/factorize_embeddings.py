@@ -7,13 +7,31 @@ MPNetEmbeddings call `word_embeddings(input_ids)`, which FactorizedEmbedding ans
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ..model.architectures import get_module, set_module
 from ..model.modules import FactorizedEmbedding
-from .pipeline import OpContext, register_op
-from .recipe import FactorizeEmbeddings
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+@dataclass
+class FactorizeEmbeddings(Step):
+    rank: int = setting("Inner dimension r of the (vocab x r)(r x hidden) factorization.", default=128)
+
+    def __post_init__(self) -> None:
+        self._require_int("rank", low=1)
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        if self.rank >= shape.hidden:
+            raise self.fail("rank", f"{self.rank} must be below the hidden size {shape.hidden} to save anything")
+        out = shape.copy()
+        out.embedding_rank = self.rank
+        return out
 
 
 def factorize_embedding(embedding: nn.Embedding, rank: int) -> tuple[FactorizedEmbedding, float]:
@@ -29,7 +47,6 @@ def factorize_embedding(embedding: nn.Embedding, rank: int) -> tuple[FactorizedE
     return new, kept_energy
 
 
-@register_op("factorize_embeddings")
 def factorize_embeddings(ctx: OpContext, step: FactorizeEmbeddings) -> None:
     path = ctx.arch.word_embeddings
     embedding = get_module(ctx.inner, path)
@@ -45,3 +62,19 @@ def factorize_embeddings(ctx: OpContext, step: FactorizeEmbeddings) -> None:
     before, after = vocab * hidden, step.rank * (vocab + hidden)
     ctx.notes.append(f"factorize_embeddings: {vocab}x{hidden} -> ({vocab}x{step.rank})({step.rank}x{hidden}), "
                      f"{before / 1e6:.2f}M -> {after / 1e6:.2f}M parameters, {energy:.1%} of the energy kept")
+
+
+register_op(OpSpec(
+    name="factorize_embeddings",
+    settings=FactorizeEmbeddings,
+    apply=factorize_embeddings,
+    order=70,
+    title="Embedding factorization",
+    summary=("Factorizes the word-embedding table into (vocab x r)(r x hidden). MiniLM, r 128: 34% smaller, no speed-up, 94.7% of STS kept without recovery."),
+    example=lambda shape: {"rank": max(1, shape.hidden // 3)},
+    label=lambda s: f"emb rank {s['rank']}",
+    trains=False,
+    keeps_units=frozenset({"heads", "ffn", "layers"}),
+    search_axes=lambda shape: {"factorize_embeddings.rank": [0] + [r for r in (shape.hidden // 2, shape.hidden // 4, shape.hidden // 8) if r >= 1]},
+    not_smaller_because=None,
+))

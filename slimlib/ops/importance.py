@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 import warnings
 import zipfile
@@ -44,7 +42,9 @@ from torch.nn import functional as F
 
 from ..model import parts
 from ..data.corpus import project_sentences
+from ..model.files import write_file_atomically
 from ..paths import cache_dir
+from .registry import UNIT_KINDS, ops_keeping
 
 METHODS = ("taylor", "magnitude")
 SCORE_VERSION = 1  # bump when the scoring changes, so old cache files are not reused
@@ -204,16 +204,7 @@ def _write(path: Path, scores: Scores, meta: dict) -> None:
     for i, (h, f) in enumerate(zip(scores.heads, scores.ffn)):
         arrays[f"heads_{i}"] = np.asarray(h, dtype=np.float64)
         arrays[f"ffn_{i}"] = np.asarray(f, dtype=np.float64)
-    # Write to a temp file and rename, so a reader never sees half a file.
-    handle, tmp = tempfile.mkstemp(prefix=".importance-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is ordinary data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file_atomically(path, lambda out: np.savez(out, **arrays))
 
 
 def _read(path: Path, heads: list[int], ffn: list[int]) -> Scores:
@@ -293,19 +284,11 @@ def ffn_importance(base, method: str = "taylor", progress: Progress | None = Non
 
 
 # Which earlier ops leave the units a score refers to in place (same layers, same indices), so
-# the base model's cached scores still name them. After such ops the base scores are used: the
-# app recombines them instantly, as it should. Measured on MiniLM (400 STS-B dev pairs), rescoring
-# the intermediate model instead gave no consistent gain and cost 2-4 s per control change:
-# heads 3/layer + FFN 0.5: STS 90.85 vs 91.01 with base scores, fidelity 0.7546 vs 0.7543;
-# heads 6/layer + FFN 0.5: 86.15 vs 86.41, 0.6672 vs 0.6712;
-# FFN 0.5 + keep 4 layers: 89.93 vs 90.16, 0.7112 vs 0.6963.
-# After any other op (layers dropped or shared, heads already pruned, low rank, distillation) the
-# intermediate model is scored afresh.
-UNITS_KEPT_BY = {
-    "heads": frozenset({"trim_vocab", "prune_ffn", "factorize_embeddings"}),
-    "ffn": frozenset({"trim_vocab", "prune_heads", "factorize_embeddings"}),
-    "layers": frozenset({"trim_vocab", "prune_heads", "prune_ffn", "factorize_embeddings", "low_rank"}),
-}
+# the base model's cached scores still name them: each op says so itself (OpSpec.keeps_units).
+# After such ops the base scores are used, so the app recombines them instantly; rescoring the
+# intermediate model measured no better (README, "Structural ops") and cost seconds per change.
+# After any other op (layers dropped or shared, low rank, distillation) the intermediate model is
+# scored afresh.
 
 # Scores of a rescored intermediate model depend only on the base and the steps before: the app
 # re-applies the same prefix on every change of a control further down the recipe, so the last
@@ -317,7 +300,7 @@ _PREFIX_LOCK = threading.Lock()
 
 def base_scores_apply(kind: str, earlier_ops) -> bool:
     """Whether the base model's scores of `kind` units still name the units after `earlier_ops`."""
-    return set(earlier_ops) <= UNITS_KEPT_BY[kind]
+    return set(earlier_ops) <= ops_keeping(kind)
 
 
 def scores_for_step(ctx, method: str, kind: str) -> Scores:
@@ -331,8 +314,8 @@ def scores_for_step(ctx, method: str, kind: str) -> Scores:
         ctx.check_stop()
         ctx.progress(message, 0.8 * fraction)
 
-    if kind not in UNITS_KEPT_BY:
-        raise ValueError(f"kind: expected one of {sorted(UNITS_KEPT_BY)}, got {kind!r}")
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"kind: expected one of {sorted(UNIT_KINDS)}, got {kind!r}")
     if ctx.step_index == 0 or base_scores_apply(kind, ctx.earlier_ops):
         return base_scores(ctx.base, method, report)
     if not ctx.prefix_key:  # a context built by hand: nothing says which model this is

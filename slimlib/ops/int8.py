@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SlimlibError
+from ..optional import require
 
 INT8_LEVELS = 127  # symmetric int8 weights use [-127, 127]
 UINT8_MAX = 255
@@ -26,7 +27,7 @@ UINT8_MAX = 255
 def _onnx():
     try:
         import onnx
-        from onnx import numpy_helper
+        numpy_helper = require("onnx.numpy_helper")
     except ImportError:
         raise SlimlibError("int8 quantization needs onnx (pip install onnx onnxruntime)") from None
     return onnx, numpy_helper
@@ -58,7 +59,8 @@ def asymmetric_per_tensor(table: np.ndarray) -> tuple[np.ndarray, np.float32, np
 def quantize_dynamic_int8(model_bytes: bytes, embeddings: bool = True) -> bytes:
     """The fp32 graph with MatMul weights (and, with `embeddings`, Gather tables) in int8."""
     onnx, numpy_helper = _onnx()
-    from onnx import TensorProto, helper
+    onnx = require("onnx")
+    TensorProto, helper = onnx.TensorProto, onnx.helper
 
     model = onnx.load_from_string(model_bytes)
     graph = model.graph

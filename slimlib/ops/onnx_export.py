@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from ..model.parts import encoder_of, top_model
 
 OPSET = 17
 OUTPUT_NAME = "last_hidden_state"
@@ -75,13 +76,13 @@ def export_onnx_file(st_model, path: str | Path, int8: bool = False) -> Path:
 
     from ..model.slim import SlimModel
 
-    model = st_model[0].model
+    model = top_model(st_model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(model, SlimModel) and model.config.backend == "onnx":
         path.write_bytes(model.onnx_bytes)
         return path
-    encoder = model.inner if isinstance(model, SlimModel) else model
+    encoder = encoder_of(st_model)
     # float() casts in place: export a copy so a bf16 model in use keeps its dtype.
     data = export_fp32(copy.deepcopy(encoder))
     path.write_bytes(quantize_int8(data) if int8 else data)

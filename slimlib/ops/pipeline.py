@@ -1,6 +1,6 @@
 """Applying a recipe: a deep copy of the base model, then each step's op in order.
 
-Ops live in slimlib/ops/, one module per op family, and register themselves with `@register_op`.
+Ops live in slimlib/ops/, one module per op, and register themselves (slimlib.ops.registry).
 An op receives an `OpContext` (the model being compressed, the base, progress and stop hooks)
 and the validated step; it changes `ctx.st_model` in place (it is a private copy) and may record
 notes and measurement labels on the context.
@@ -8,41 +8,23 @@ notes and measurement labels on the context.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..errors import Cancelled, RecipeError
-from ..model.base import BaseModel, hf_model, load_base
+from ..model.base import LoadedBase, load_base
+from ..model.parts import encoder_of, top_model
 from .recipe import ModelShape, Recipe, Step
+from .registry import op_spec
 from ..model.slim import SlimModel, install, slim_of
 
 ProgressFn = Callable[[str, float], None]  # (message, fraction done of the current step)
-OpFn = Callable[["OpContext", Step], None]
-OPS: dict[str, OpFn] = {}
-
-
-def register_op(name: str):
-    def register(fn: OpFn) -> OpFn:
-        OPS[name] = fn
-        return fn
-
-    return register
-
-
-def _load_ops() -> None:
-    from .. import ops
-
-    for info in pkgutil.iter_modules(ops.__path__):
-        importlib.import_module(f"{ops.__name__}.{info.name}")
-
 
 @dataclass
 class OpContext:
-    base: BaseModel
+    base: LoadedBase
     st_model: object  # the SentenceTransformer being compressed (a private deep copy)
     progress: ProgressFn
     should_stop: Callable[[], bool]
@@ -76,7 +58,7 @@ class OpContext:
 class CompressedModel:
     st_model: object
     recipe: Recipe  # as applied, with derived fields (e.g. corpus hashes) filled in
-    base: BaseModel
+    base: LoadedBase
     notes: list[str]
     labels: dict[str, str]
 
@@ -90,8 +72,7 @@ def model_shape(st_model, arch) -> ModelShape:
     """The current sizes of a (possibly compressed) model, for recipe checks."""
     from ..model.architectures import get_module
 
-    model = st_model[0].model
-    inner = model.inner if isinstance(model, SlimModel) else model
+    inner = encoder_of(st_model)
     if inner is None:
         raise RecipeError("this model runs as an ONNX int8 graph; its layer shapes cannot be changed")
     config = inner.config
@@ -110,16 +91,16 @@ def model_shape(st_model, arch) -> ModelShape:
                       intermediate=intermediate, vocab=vocab)
 
 
-def check_recipe(recipe: Recipe, base: BaseModel | None = None) -> ModelShape:
+def check_recipe(recipe: Recipe, base: LoadedBase | None = None) -> ModelShape:
     """Validate every step against the base model's shape (raises RecipeError naming the step)."""
     base = base or load_base(recipe.base_model)
     return recipe.check(model_shape(base.model, base.arch))
 
 
-def prepare(base: BaseModel):
+def prepare(base: LoadedBase):
     """A private deep copy of the base model, wrapped so that it saves as a slimlib model."""
     st_model = base.fresh_copy()
-    model = hf_model(st_model)
+    model = top_model(st_model)
     if isinstance(model, SlimModel):  # compressing an already compressed folder: keep its structure
         install(st_model, model)
     else:
@@ -127,19 +108,15 @@ def prepare(base: BaseModel):
     return st_model
 
 
-def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: ProgressFn | None = None,
+def apply_recipe(recipe: Recipe, base: LoadedBase | None = None, progress: ProgressFn | None = None,
                  should_stop: Callable[[], bool] | None = None) -> CompressedModel:
     """Compress a deep copy of the base model by the recipe's steps, in order."""
-    _load_ops()
     base = base or load_base(recipe.base_model)
-    base_model = hf_model(base.model)
+    base_model = top_model(base.model)
     if isinstance(base_model, SlimModel) and base_model.inner is None and recipe.steps:
         raise RecipeError(f"{recipe.base_model}: this model runs as an ONNX int8 graph; compress the model it came "
                           "from instead (its recipe is in slimlib_recipe.json)")
     check_recipe(recipe, base)
-    missing = [s.op for s in recipe.steps if s.op not in OPS]
-    if missing:
-        raise RecipeError(f"op(s) {missing} are not available in this build of slimlib")
     ctx = OpContext(base=base, st_model=prepare(base), progress=progress or (lambda _m, _f: None),
                     should_stop=should_stop or (lambda: False))
     applied: list[Step] = []
@@ -151,7 +128,7 @@ def apply_recipe(recipe: Recipe, base: BaseModel | None = None, progress: Progre
         step = dataclasses.replace(step) if dataclasses.is_dataclass(step) else step
         step.where = f"steps[{index}]"
         ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 0.0)
-        OPS[step.op](ctx, step)
+        op_spec(step.op).apply(ctx, step)
         ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 1.0)
         applied.append(step)
     ctx.st_model.eval()

@@ -1,6 +1,8 @@
 """prune_ffn: keep the most important intermediate neurons of every layer's feed-forward block."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -8,8 +10,24 @@ from ..model import parts
 from ..model.architectures import set_module
 from .importance import scores_for_step
 from ..model.modules import slice_linear
-from .pipeline import OpContext, register_op
-from .recipe import PruneFFN
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+@dataclass
+class PruneFFN(Step):
+    keep: float = setting("Fraction of each layer's FFN neurons to keep, chosen by importance.", default=0.5)
+    score: str = setting('How neurons are ranked: "taylor" or "magnitude".', default="taylor")
+
+    def __post_init__(self) -> None:
+        self._require_fraction("keep")
+        self._require_choice("score", ("taylor", "magnitude"))
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        out = shape.copy()
+        out.intermediate = [max(1, int(round(self.keep * i))) for i in shape.intermediate]
+        return out
 
 
 def kept_width(keep: float, width: int) -> int:
@@ -23,7 +41,6 @@ def top_neurons(scores: np.ndarray, count: int) -> torch.Tensor:
     return torch.as_tensor(np.sort(order), dtype=torch.long)
 
 
-@register_op("prune_ffn")
 def prune_ffn(ctx: OpContext, step: PruneFFN) -> None:
     scores = scores_for_step(ctx, step.score, "ffn").ffn
     layers = parts.layers_of(ctx.inner, ctx.arch)
@@ -40,3 +57,18 @@ def prune_ffn(ctx: OpContext, step: PruneFFN) -> None:
         after += len(keep)
     ctx.notes.append(f"prune_ffn: kept {after} of {before} FFN neurons (by {step.score} importance)")
 
+
+register_op(OpSpec(
+    name="prune_ffn",
+    settings=PruneFFN,
+    apply=prune_ffn,
+    order=30,
+    title="FFN width",
+    summary=("Removes the least important FFN neurons of every layer (same count per layer). MiniLM, keep 50%: 16% smaller, 1.4x, 99.7% of STS kept without recovery."),
+    example=lambda shape: {"keep": 0.5},
+    label=lambda s: f"FFN {s['keep']:.0%}",
+    trains=False,
+    keeps_units=frozenset({"heads", "layers"}),
+    search_axes=lambda shape: {"prune_ffn.keep": [0, 0.75, 0.5, 0.25]},
+    not_smaller_because=None,
+))

@@ -8,6 +8,8 @@ wrapped so they pick their heads' columns of the relative position bias shared b
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import warnings
 
 import numpy as np
@@ -18,8 +20,65 @@ from ..model import parts
 from ..model.architectures import ArchSpec, set_module
 from .importance import scores_for_step
 from ..model.modules import EmptySelfAttention, HeadSelectingAttention, slice_linear
-from .pipeline import OpContext, register_op
-from .recipe import PruneHeads
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+@dataclass
+class PruneHeads(Step):
+    per_layer: int | None = setting("Remove this many heads from every layer (the least important).", default=None)
+    fraction: float | None = setting("Remove this fraction of all heads, ranked globally.", default=None)
+    heads: dict[str, list[int]] | None = setting(
+        'Explicit heads to remove, {"layer": [head ids]}, layer indices as strings.', default=None
+    )
+    score: str = setting('How heads are ranked: "taylor" (gradient of a fidelity loss) or "magnitude".', default="taylor")
+
+    def __post_init__(self) -> None:
+        which = self._require_one_of(("per_layer", "fraction", "heads"))
+        self._require_choice("score", ("taylor", "magnitude"))
+        if which == "per_layer":
+            self._require_int("per_layer", low=1)
+        elif which == "fraction":
+            self._require_fraction("fraction", allow_one=False)
+        else:
+            if not isinstance(self.heads, dict) or not self.heads:
+                raise self.fail("heads", 'expected a non-empty mapping {"layer": [head ids]}')
+            clean: dict[str, list[int]] = {}
+            for layer, ids in self.heads.items():
+                if not str(layer).lstrip("-").isdigit():
+                    raise self.fail("heads", f"layer key {layer!r} is not a layer index")
+                if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                    raise self.fail(f"heads.{layer}", f"expected a list of head ids, got {ids!r}")
+                clean[str(int(layer))] = sorted(set(ids))
+            self.heads = dict(sorted(clean.items(), key=lambda kv: int(kv[0])))
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        out = shape.copy()
+        if self.per_layer is not None:
+            most = max(shape.heads)
+            if self.per_layer > most:
+                raise self.fail("per_layer", f"{self.per_layer} exceeds {most}, the most heads any layer has")
+            out.heads = [max(0, h - self.per_layer) for h in shape.heads]
+        elif self.fraction is not None:
+            total = sum(shape.heads)
+            removed = int(round(self.fraction * total))
+            if removed >= total:
+                raise self.fail("fraction", f"{self.fraction} would remove all {total} heads")
+            # Which layers lose heads is decided by the importance scores at apply time.
+            out.heads = list(shape.heads)
+        else:
+            for layer, ids in self.heads.items():
+                index = int(layer)
+                if not 0 <= index < shape.num_layers:
+                    raise self.fail("heads", f"layer {index} does not exist (the model has layers 0-{shape.num_layers - 1})")
+                bad = [i for i in ids if not 0 <= i < shape.heads[index]]
+                if bad:
+                    raise self.fail(f"heads.{layer}", f"head ids {bad} do not exist (layer {index} has heads 0-{shape.heads[index] - 1})")
+                out.heads[index] = shape.heads[index] - len(ids)
+            if sum(out.heads) == 0:
+                raise self.fail("heads", "would remove every head of the model; keep at least one")
+        return out
 
 
 def plan_per_layer(scores: list[np.ndarray], count: int) -> dict[int, list[int]]:
@@ -42,6 +101,11 @@ def plan_global(scores: list[np.ndarray], fraction: float) -> dict[int, list[int
     for _score, layer, head in sorted(units)[:remove]:
         plan.setdefault(layer, []).append(head)
     return {layer: sorted(heads) for layer, heads in sorted(plan.items())}
+
+
+def search_counts(heads: int) -> list[int]:
+    """Heads removed per layer worth searching: a quarter, half and three quarters of a layer's heads."""
+    return sorted({max(1, round(heads * f)) for f in (0.25, 0.5, 0.75) if round(heads * f) < heads})
 
 
 def head_rows(heads: list[int], head_dim: int) -> torch.Tensor:
@@ -104,7 +168,6 @@ def choose_heads(ctx: OpContext, step: PruneHeads) -> dict[int, list[int]]:
     return plan_global(scores, step.fraction)
 
 
-@register_op("prune_heads")
 def prune_heads(ctx: OpContext, step: PruneHeads) -> None:
     plan = choose_heads(ctx, step)
     encoder = ctx.inner
@@ -119,3 +182,19 @@ def prune_heads(ctx: OpContext, step: PruneHeads) -> None:
     how = "explicit" if step.heads is not None else f"by {step.score} importance"
     ctx.notes.append(f"prune_heads: removed {removed} heads ({how})"
                      + (f"; layers {emptied} have no attention left" if emptied else ""))
+
+
+register_op(OpSpec(
+    name="prune_heads",
+    settings=PruneHeads,
+    apply=prune_heads,
+    order=20,
+    title="Attention heads",
+    summary=("Removes whole attention heads (their Q/K/V rows and output columns). MiniLM, 4 of 12 per layer by Taylor importance: 5% smaller, 1.15x, 99.1% of STS kept without recovery."),
+    example=lambda shape: {"fraction": 0.5, "score": "taylor"},
+    label=lambda s: (f"heads -{s['per_layer']}/layer" if "per_layer" in s else f"heads -{s['fraction']:.0%}" if "fraction" in s else f"heads -{sum(len(v) for v in s['heads'].values())} chosen"),
+    trains=False,
+    keeps_units=frozenset({"ffn", "layers"}),
+    search_axes=lambda shape: {"prune_heads.per_layer": [0] + search_counts(max(shape.heads))},
+    not_smaller_because=None,
+))

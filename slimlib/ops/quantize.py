@@ -17,15 +17,43 @@ speed is not measured rather than pretending fp32 speed is theirs.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ..model.architectures import get_module, set_module
 from ..measure.hardware import cpu_info
-from ..measure.metrics import count_params
-from .pipeline import OpContext, register_op
+from ..model.parts import count_params
+from .pipeline import OpContext
 from ..model.packed import PackedEmbedding, PackedLinear
-from .recipe import Quantize
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+QUANT_BITS = (32, 16, 8, 4, 3, 2)
+
+
+@dataclass
+class Quantize(Step):
+    bits: int = setting("Weight bit-width: 32 (none), 16, 8, 4, 3 or 2.", default=8)
+    embeddings: bool = setting("Quantize the word-embedding table too.", default=True)
+    float16: str = setting('For bits 16: "bf16" (fast on CPUs with AVX-512 bf16) or "fp16" (slow on CPUs).', default="bf16")
+    group_size: int = setting("For 4, 3, 2 bits: weights per scale group.", default=32)
+
+    def __post_init__(self) -> None:
+        if self.bits not in QUANT_BITS or isinstance(self.bits, bool):
+            raise self.fail("bits", f"{self.bits!r} is not allowed; choose one of {', '.join(map(str, QUANT_BITS))}")
+        if not isinstance(self.embeddings, bool):
+            raise self.fail("embeddings", f"expected true or false, got {self.embeddings!r}")
+        self._require_choice("float16", ("bf16", "fp16"))
+        self._require_int("group_size", low=8, high=4096)
+        if self.group_size & (self.group_size - 1):
+            raise self.fail("group_size", f"{self.group_size} is not a power of two")
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        return shape
+
 
 LABEL_INT8 = "measured (ONNX Runtime int8, dynamic per-channel)"
 LABEL_INT4 = "measured (dequantized to fp32 at load: no int4 kernel)"
@@ -35,7 +63,6 @@ LABEL_NO_KERNEL = "not measured: no kernel"
 LABEL_PACKED_ACCURACY = "measured on the packed weights (fake-quantized: dequantized to fp32)"
 
 
-@register_op("quantize")
 def quantize(ctx: OpContext, step: Quantize) -> None:
     if ctx.slim.config.backend == "onnx":
         raise step.fail("bits", "the model is already quantized to int8; quantize must be the last step, once")
@@ -141,3 +168,19 @@ def _to_packed(ctx: OpContext, step: Quantize) -> None:
     else:
         ctx.notes.append(f"no {bits}-bit kernel: speed is not measured; accuracy is measured on the packed weights")
         ctx.labels["sentences_per_s"] = LABEL_NO_KERNEL
+
+
+register_op(OpSpec(
+    name="quantize",
+    settings=Quantize,
+    apply=quantize,
+    order=90,
+    title="Quantization",
+    summary=("Stores weights in fewer bits. MiniLM int8 (ONNX Runtime): 26% of the size, 99.7% of STS kept, 1.7x on an AVX2 CPU (3.6x with VNNI); 4/3/2 bits are packed and dequantized at load."),
+    example=lambda shape: {"bits": 8},
+    label=lambda s: f"{s['bits']}-bit",
+    trains=False,
+    keeps_units=frozenset(),
+    search_axes=lambda shape: {"quantize.bits": [32, 16, 8, 4]},
+    not_smaller_because="quantization keeps the parameter count; the stored bytes shrink",
+))

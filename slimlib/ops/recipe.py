@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..data.user_files import read_user_text
 from ..errors import RecipeError
+from .registry import op_names, op_spec, step_types
 
-FORMAT = "slimlib.ops.recipe/v1"
+FORMAT = "slimlib.recipe/v1"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-LOW_RANK_TARGETS = ("attention", "ffn_in", "ffn_out")
-QUANT_BITS = (32, 16, 8, 4, 3, 2)
 
 
 @dataclass
@@ -39,12 +39,17 @@ class ModelShape:
         return dataclasses.replace(self, heads=list(self.heads), intermediate=list(self.intermediate))
 
 
-def _help(text: str, **kw) -> Any:
+# all-MiniLM-L6-v2's shape: what examples and docs are written for when no model is at hand.
+REFERENCE_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
+
+
+def setting(text: str, **kw) -> Any:
     return field(metadata={"help": text}, **kw)
 
 
 class Step:
-    """Base of all recipe steps. Subclasses are dataclasses registered in STEP_TYPES by `op`."""
+    """Base of all recipe steps. Each op module defines a dataclass subclass and registers it
+    (slimlib.ops.registry); `op` is set by the registration."""
 
     op: ClassVar[str]
     where: str = "step"  # set by the parser to "steps[i]" so messages point at the step
@@ -98,275 +103,6 @@ class Step:
 
 
 @dataclass
-class PruneHeads(Step):
-    op: ClassVar[str] = "prune_heads"
-    per_layer: int | None = _help("Remove this many heads from every layer (the least important).", default=None)
-    fraction: float | None = _help("Remove this fraction of all heads, ranked globally.", default=None)
-    heads: dict[str, list[int]] | None = _help(
-        'Explicit heads to remove, {"layer": [head ids]}, layer indices as strings.', default=None
-    )
-    score: str = _help('How heads are ranked: "taylor" (gradient of a fidelity loss) or "magnitude".', default="taylor")
-
-    def __post_init__(self) -> None:
-        which = self._require_one_of(("per_layer", "fraction", "heads"))
-        self._require_choice("score", ("taylor", "magnitude"))
-        if which == "per_layer":
-            self._require_int("per_layer", low=1)
-        elif which == "fraction":
-            self._require_fraction("fraction", allow_one=False)
-        else:
-            if not isinstance(self.heads, dict) or not self.heads:
-                raise self.fail("heads", 'expected a non-empty mapping {"layer": [head ids]}')
-            clean: dict[str, list[int]] = {}
-            for layer, ids in self.heads.items():
-                if not str(layer).lstrip("-").isdigit():
-                    raise self.fail("heads", f"layer key {layer!r} is not a layer index")
-                if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                    raise self.fail(f"heads.{layer}", f"expected a list of head ids, got {ids!r}")
-                clean[str(int(layer))] = sorted(set(ids))
-            self.heads = dict(sorted(clean.items(), key=lambda kv: int(kv[0])))
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        out = shape.copy()
-        if self.per_layer is not None:
-            most = max(shape.heads)
-            if self.per_layer > most:
-                raise self.fail("per_layer", f"{self.per_layer} exceeds {most}, the most heads any layer has")
-            out.heads = [max(0, h - self.per_layer) for h in shape.heads]
-        elif self.fraction is not None:
-            total = sum(shape.heads)
-            removed = int(round(self.fraction * total))
-            if removed >= total:
-                raise self.fail("fraction", f"{self.fraction} would remove all {total} heads")
-            # Which layers lose heads is decided by the importance scores at apply time.
-            out.heads = list(shape.heads)
-        else:
-            for layer, ids in self.heads.items():
-                index = int(layer)
-                if not 0 <= index < shape.num_layers:
-                    raise self.fail("heads", f"layer {index} does not exist (the model has layers 0-{shape.num_layers - 1})")
-                bad = [i for i in ids if not 0 <= i < shape.heads[index]]
-                if bad:
-                    raise self.fail(f"heads.{layer}", f"head ids {bad} do not exist (layer {index} has heads 0-{shape.heads[index] - 1})")
-                out.heads[index] = shape.heads[index] - len(ids)
-            if sum(out.heads) == 0:
-                raise self.fail("heads", "would remove every head of the model; keep at least one")
-        return out
-
-
-@dataclass
-class DropLayers(Step):
-    op: ClassVar[str] = "drop_layers"
-    layers: list[int] | None = _help("Indices of the layers to remove.", default=None)
-    keep: int | None = _help("Keep this many layers, chosen by importance.", default=None)
-
-    def __post_init__(self) -> None:
-        which = self._require_one_of(("layers", "keep"))
-        if which == "keep":
-            self._require_int("keep", low=1)
-        else:
-            if not isinstance(self.layers, list) or not self.layers or not all(
-                isinstance(i, int) and not isinstance(i, bool) for i in self.layers
-            ):
-                raise self.fail("layers", f"expected a non-empty list of layer indices, got {self.layers!r}")
-            self.layers = sorted(set(self.layers))
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        n = shape.num_layers
-        if self.keep is not None:
-            if self.keep > n:
-                raise self.fail("keep", f"{self.keep} exceeds {n}, the number of layers")
-            kept = list(range(self.keep))  # which ones is decided by importance; sizes are alike
-        else:
-            bad = [i for i in self.layers if not 0 <= i < n]
-            if bad:
-                raise self.fail("layers", f"layers {bad} do not exist (the model has layers 0-{n - 1})")
-            if len(self.layers) >= n:
-                raise self.fail("layers", f"would drop all {n} layers; keep at least one")
-            kept = [i for i in range(n) if i not in self.layers]
-        out = shape.copy()
-        out.num_layers = len(kept)
-        out.heads = [shape.heads[i] for i in kept]
-        out.intermediate = [shape.intermediate[i] for i in kept]
-        return out
-
-
-@dataclass
-class PruneFFN(Step):
-    op: ClassVar[str] = "prune_ffn"
-    keep: float = _help("Fraction of each layer's FFN neurons to keep, chosen by importance.", default=0.5)
-    score: str = _help('How neurons are ranked: "taylor" or "magnitude".', default="taylor")
-
-    def __post_init__(self) -> None:
-        self._require_fraction("keep")
-        self._require_choice("score", ("taylor", "magnitude"))
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        out = shape.copy()
-        out.intermediate = [max(1, int(round(self.keep * i))) for i in shape.intermediate]
-        return out
-
-
-@dataclass
-class LowRank(Step):
-    op: ClassVar[str] = "low_rank"
-    rank: int | None = _help("Keep this many singular values per factorized Linear.", default=None)
-    energy: float | None = _help("Keep the fewest singular values holding this fraction of the energy.", default=None)
-    targets: list[str] = _help(
-        'Which Linears: any of "attention" (Q, K, V, output), "ffn_in", "ffn_out".',
-        default_factory=lambda: list(LOW_RANK_TARGETS),
-    )
-
-    def __post_init__(self) -> None:
-        which = self._require_one_of(("rank", "energy"))
-        if which == "rank":
-            self._require_int("rank", low=1)
-        else:
-            self._require_fraction("energy")
-        if not isinstance(self.targets, list) or not self.targets:
-            raise self.fail("targets", f"expected a non-empty list of {', '.join(LOW_RANK_TARGETS)}")
-        bad = [t for t in self.targets if t not in LOW_RANK_TARGETS]
-        if bad:
-            raise self.fail("targets", f"{bad} not allowed; choose from {', '.join(LOW_RANK_TARGETS)}")
-        self.targets = [t for t in LOW_RANK_TARGETS if t in self.targets]
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        if self.rank is not None:
-            dims = []
-            if "attention" in self.targets:
-                dims += [shape.hidden] + [h * shape.head_dim for h in shape.heads if h]
-            if "ffn_in" in self.targets or "ffn_out" in self.targets:
-                dims += [shape.hidden] + shape.intermediate
-            smallest = min(dims)
-            if self.rank > smallest:
-                raise self.fail("rank", f"{self.rank} exceeds {smallest}, the smallest dimension of the targeted layers")
-        return shape
-
-
-@dataclass
-class FactorizeEmbeddings(Step):
-    op: ClassVar[str] = "factorize_embeddings"
-    rank: int = _help("Inner dimension r of the (vocab x r)(r x hidden) factorization.", default=128)
-
-    def __post_init__(self) -> None:
-        self._require_int("rank", low=1)
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        if self.rank >= shape.hidden:
-            raise self.fail("rank", f"{self.rank} must be below the hidden size {shape.hidden} to save anything")
-        out = shape.copy()
-        out.embedding_rank = self.rank
-        return out
-
-
-@dataclass
-class TrimVocab(Step):
-    op: ClassVar[str] = "trim_vocab"
-    corpus: str = _help('"default" (the project sentences) or a text / pair file whose tokens must be kept.', default="default")
-    max_tokens: int = _help("Vocabulary size after trimming: the corpus tokens, then the most frequent up to this.", default=8000)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.corpus, str) or not self.corpus:
-            raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
-        self._require_int("max_tokens", low=16)
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        if self.max_tokens > shape.vocab:
-            raise self.fail("max_tokens", f"{self.max_tokens} exceeds the vocabulary size {shape.vocab}")
-        out = shape.copy()
-        out.vocab = self.max_tokens
-        return out
-
-
-@dataclass
-class ShareLayers(Step):
-    op: ClassVar[str] = "share_layers"
-    groups: list[list[int]] = _help("Groups of layer indices; each group uses one set of weights.", default_factory=list)
-    init: str = _help('The shared weights start as the "mean" of the group\'s layers or as the "first" layer\'s.', default="mean")
-
-    def __post_init__(self) -> None:
-        self._require_choice("init", ("mean", "first"))
-        ok = isinstance(self.groups, list) and self.groups and all(
-            isinstance(g, list) and len(g) >= 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in g)
-            for g in self.groups
-        )
-        if not ok:
-            raise self.fail("groups", f"expected a list of groups of at least two layer indices, got {self.groups!r}")
-        seen = [i for g in self.groups for i in g]
-        if len(seen) != len(set(seen)):
-            raise self.fail("groups", "a layer appears in more than one group")
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        n = shape.num_layers
-        bad = [i for g in self.groups for i in g if not 0 <= i < n]
-        if bad:
-            raise self.fail("groups", f"layers {bad} do not exist (the model has layers 0-{n - 1})")
-        for group in self.groups:
-            sizes = {(shape.heads[i], shape.intermediate[i]) for i in group}
-            if len(sizes) > 1:
-                raise self.fail("groups", f"layers {group} have different shapes and cannot share weights")
-        return shape
-
-
-@dataclass
-class Distill(Step):
-    op: ClassVar[str] = "distill"
-    steps: int = _help("Optimizer steps.", default=300)
-    lr: float = _help("AdamW learning rate.", default=1e-4)
-    batch_size: int = _help("Sentences per step.", default=32)
-    corpus: str = _help('"default" (the project sentences) or a text / pair file of training sentences.', default="default")
-    seed: int = _help("Seed for shuffling and dropout: the same seed trains the same weights.", default=0)
-    max_seq_length: int = _help("Token limit per sentence while training.", default=128)
-    loss: str = _help('"mse", "cosine" or "mse+cosine" between student and teacher embeddings.', default="mse+cosine")
-    corpus_sha256: str | None = _help("Hash of the training sentences, filled in when the step runs.", default=None)
-
-    def __post_init__(self) -> None:
-        self._require_int("steps", low=1, high=100_000)
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
-            raise self.fail("lr", f"expected a learning rate in (0, 1], got {self.lr!r}")
-        self._require_int("batch_size", low=1, high=4096)
-        self._require_int("seed", low=0)
-        self._require_int("max_seq_length", low=8, high=8192)
-        self._require_choice("loss", ("mse", "cosine", "mse+cosine"))
-        if not isinstance(self.corpus, str) or not self.corpus:
-            raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
-
-
-@dataclass
-class Quantize(Step):
-    op: ClassVar[str] = "quantize"
-    bits: int = _help("Weight bit-width: 32 (none), 16, 8, 4, 3 or 2.", default=8)
-    embeddings: bool = _help("Quantize the word-embedding table too.", default=True)
-    float16: str = _help('For bits 16: "bf16" (fast on CPUs with AVX-512 bf16) or "fp16" (slow on CPUs).', default="bf16")
-    group_size: int = _help("For 4, 3, 2 bits: weights per scale group.", default=32)
-
-    def __post_init__(self) -> None:
-        if self.bits not in QUANT_BITS or isinstance(self.bits, bool):
-            raise self.fail("bits", f"{self.bits!r} is not allowed; choose one of {', '.join(map(str, QUANT_BITS))}")
-        if not isinstance(self.embeddings, bool):
-            raise self.fail("embeddings", f"expected true or false, got {self.embeddings!r}")
-        self._require_choice("float16", ("bf16", "fp16"))
-        self._require_int("group_size", low=8, high=4096)
-        if self.group_size & (self.group_size - 1):
-            raise self.fail("group_size", f"{self.group_size} is not a power of two")
-
-    def check(self, shape: ModelShape) -> ModelShape:
-        return shape
-
-
-STEP_TYPES: dict[str, type[Step]] = {
-    cls.op: cls
-    for cls in (PruneHeads, DropLayers, PruneFFN, LowRank, FactorizeEmbeddings, TrimVocab, ShareLayers, Distill, Quantize)
-}
-# The order the app writes steps in: vocabulary and structure first (indices refer to the
-# original layers as long as possible), then factorization, then recovery, then bit-width.
-CANONICAL_ORDER = (
-    "trim_vocab", "prune_heads", "prune_ffn", "share_layers", "drop_layers",
-    "low_rank", "factorize_embeddings", "distill", "quantize",
-)
-
-
-@dataclass
 class Recipe:
     base_model: str = DEFAULT_MODEL
     steps: list[Step] = field(default_factory=list)
@@ -407,15 +143,7 @@ class Recipe:
 
     @classmethod
     def load(cls, path: str | Path) -> "Recipe":
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RecipeError(f"{path}: recipe file not found") from None
-        except UnicodeDecodeError:
-            raise RecipeError(f"{path}: not a UTF-8 text file") from None
-        except OSError as exc:
-            raise RecipeError(f"{path}: cannot read ({exc.strerror})") from None
+        text = read_user_text(path, "recipe file", RecipeError)
         return cls.from_json(text, str(path))
 
     # Writing ------------------------------------------------------------------------
@@ -453,8 +181,7 @@ class Recipe:
         return next((s for s in self.steps if s.op == op), None)
 
     def canonical(self) -> "Recipe":
-        rank = {op: i for i, op in enumerate(CANONICAL_ORDER)}
-        ordered = sorted(self.steps, key=lambda s: rank[s.op])
+        ordered = sorted(self.steps, key=lambda s: op_spec(s.op).order)
         return Recipe(self.base_model, ordered, self.name)
 
 
@@ -462,9 +189,10 @@ def parse_step(data: Any, where: str) -> Step:
     if not isinstance(data, dict):
         raise RecipeError(f"{where}: expected an object with an \"op\" field, got {type(data).__name__}")
     op = data.get("op")
-    if op not in STEP_TYPES:
-        raise RecipeError(f"{where}.op: {op!r} is not an op; choose one of {', '.join(STEP_TYPES)}")
-    cls = STEP_TYPES[op]
+    spec = op_spec(op) if isinstance(op, str) else None
+    if spec is None:
+        raise RecipeError(f"{where}.op: {op!r} is not an op; choose one of {', '.join(op_names())}")
+    cls = spec.settings
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - names - {"op"})
     if unknown:
@@ -490,4 +218,4 @@ def make_step(op: str, **fields_: Any) -> Step:
 
 def op_help() -> dict[str, dict[str, str]]:
     """Every op's fields with their help text, for --help and the docs."""
-    return {op: {f.name: f.metadata.get("help", "") for f in fields(cls)} for op, cls in STEP_TYPES.items()}
+    return {op: {f.name: f.metadata.get("help", "") for f in fields(cls)} for op, cls in step_types().items()}

@@ -7,15 +7,46 @@ Sharing changes what the layers compute; a `distill` step afterwards recovers mo
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ..model.architectures import get_module
-from .pipeline import OpContext, register_op
-from .recipe import ShareLayers
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
 
 
-@register_op("share_layers")
+@dataclass
+class ShareLayers(Step):
+    groups: list[list[int]] = setting("Groups of layer indices; each group uses one set of weights.", default_factory=list)
+    init: str = setting('The shared weights start as the "mean" of the group\'s layers or as the "first" layer\'s.', default="mean")
+
+    def __post_init__(self) -> None:
+        self._require_choice("init", ("mean", "first"))
+        ok = isinstance(self.groups, list) and self.groups and all(
+            isinstance(g, list) and len(g) >= 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in g)
+            for g in self.groups
+        )
+        if not ok:
+            raise self.fail("groups", f"expected a list of groups of at least two layer indices, got {self.groups!r}")
+        seen = [i for g in self.groups for i in g]
+        if len(seen) != len(set(seen)):
+            raise self.fail("groups", "a layer appears in more than one group")
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        n = shape.num_layers
+        bad = [i for g in self.groups for i in g if not 0 <= i < n]
+        if bad:
+            raise self.fail("groups", f"layers {bad} do not exist (the model has layers 0-{n - 1})")
+        for group in self.groups:
+            sizes = {(shape.heads[i], shape.intermediate[i]) for i in group}
+            if len(sizes) > 1:
+                raise self.fail("groups", f"layers {group} have different shapes and cannot share weights")
+        return shape
+
+
 def share_layers(ctx: OpContext, step: ShareLayers) -> None:
     layers = get_module(ctx.inner, ctx.arch.layers)
     for group in step.groups:
@@ -48,3 +79,19 @@ def average_into(owner: nn.Module, members: list[nn.Module]) -> None:
         for name in names:
             mean = torch.stack([state[name] for state in states]).mean(dim=0)
             states[0][name].copy_(mean)
+
+
+register_op(OpSpec(
+    name="share_layers",
+    settings=ShareLayers,
+    apply=share_layers,
+    order=40,
+    title="Weight sharing",
+    summary=("Groups of layers use one set of weights: smaller, not faster (the same compute runs). MiniLM, pairs of 6 layers + distillation: 23% smaller, 98.2% of STS kept."),
+    example=lambda shape: {"groups": [[0, 1]]},
+    label=lambda s: f"share {len(s['groups'])} groups",
+    trains=False,
+    keeps_units=frozenset(),
+    search_axes=lambda shape: {},
+    not_smaller_because=None,
+))

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from ..model.files import write_file_atomically
 
 LOSSES = ("mse", "cosine", "mse+cosine")
 TEACHER_BATCH = 64
@@ -99,15 +98,7 @@ def cached_teacher_embeddings(teacher, sentences: list[str], max_seq_length: int
 
 
 def _save_npy_atomically(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=".teacher-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file_atomically(path, lambda out: np.save(out, array, allow_pickle=False))
 
 
 def teacher_cache_key(model_hash: str, sentences_hash: str, max_seq_length: int) -> str:

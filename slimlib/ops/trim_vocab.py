@@ -13,6 +13,8 @@ are gathered the same way, so text the kept vocabulary covers gets identical inp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import re
 import tempfile
@@ -26,8 +28,28 @@ from ..model.architectures import get_module, set_module
 from ..data.corpus import load_sentences
 from ..errors import DataFileError
 from ..model.modules import FactorizedEmbedding
-from .pipeline import OpContext, register_op
-from .recipe import TrimVocab
+from .pipeline import OpContext
+from .recipe import ModelShape, Step, setting
+from .registry import OpSpec, register_op
+
+
+@dataclass
+class TrimVocab(Step):
+    corpus: str = setting('"default" (the project sentences) or a text / pair file whose tokens must be kept.', default="default")
+    max_tokens: int = setting("Vocabulary size after trimming: the corpus tokens, then the most frequent up to this.", default=8000)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.corpus, str) or not self.corpus:
+            raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
+        self._require_int("max_tokens", low=16)
+
+    def check(self, shape: ModelShape) -> ModelShape:
+        if self.max_tokens > shape.vocab:
+            raise self.fail("max_tokens", f"{self.max_tokens} exceeds the vocabulary size {shape.vocab}")
+        out = shape.copy()
+        out.vocab = self.max_tokens
+        return out
+
 
 UNUSED_SLOT = re.compile(r"^\[unused\d+\]$|^<unused\d+>$")
 LATIN_END = 0x250  # Basic Latin through Latin Extended-B
@@ -155,7 +177,6 @@ def _read_corpus(step: TrimVocab) -> list[str]:
         raise step.fail("corpus", str(exc)) from None
 
 
-@register_op("trim_vocab")
 def trim_vocab(ctx: OpContext, step: TrimVocab) -> None:
     transformer = ctx.st_model[0]
     tokenizer = transformer.tokenizer
@@ -195,3 +216,18 @@ def trim_vocab(ctx: OpContext, step: TrimVocab) -> None:
                      f"{len(sentences)} corpus sentences, {len(protected)} special, the rest filled up); "
                      f"words outside them fall back to subwords, characters or [UNK]")
 
+
+register_op(OpSpec(
+    name="trim_vocab",
+    settings=TrimVocab,
+    apply=trim_vocab,
+    order=10,
+    title="Vocabulary trim",
+    summary=("Keeps only the tokens a corpus uses plus the most frequent. MiniLM, 8,000 tokens: 38% smaller, no speed-up, 97% of STS kept (text outside the corpus pays)."),
+    example=lambda shape: {"corpus": "default", "max_tokens": min(8000, shape.vocab)},
+    label=lambda s: f"vocab {s['max_tokens']}",
+    trains=False,
+    keeps_units=frozenset({"heads", "ffn", "layers"}),
+    search_axes=lambda shape: {"trim_vocab.max_tokens": [0] + [v for v in (16000, 8000) if v < shape.vocab]},
+    not_smaller_because=None,
+))

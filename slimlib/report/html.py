@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime, timezone
+from ..optional import require
 
 
 def _label(result: dict) -> str:
@@ -38,7 +39,7 @@ def report_points(results: list[dict]) -> list[dict]:
 
 
 def _figure(points: list[dict], x: str, y: str, x_title: str, y_title: str):
-    import plotly.graph_objects as go
+    go = require("plotly.graph_objects")
 
     usable = [p for p in points if p.get(x) is not None and p.get(y) is not None]
     fig = go.Figure()

@@ -65,13 +65,6 @@ def model_shape_of(base_model: str) -> ModelShape:
     return model_shape(base.model, base.arch)
 
 
-def available_ops() -> list[str]:
-    from ..ops.pipeline import OPS, _load_ops
-
-    _load_ops()
-    return sorted(OPS)
-
-
 def check_fits(recipes: list[tuple[dict, Recipe]], shape: ModelShape, skip_invalid: bool, log: Log):
     """Check every recipe against the model before anything runs; one line names the culprit."""
     ok, bad = [], []
@@ -93,11 +86,7 @@ def check_fits(recipes: list[tuple[dict, Recipe]], shape: ModelShape, skip_inval
 def run_sweep(spec: GridSpec, engine, config: RunConfig, skip_invalid: bool = False) -> RunSummary:
     """Run every grid recipe not yet finished in the study."""
     shape = model_shape_of(spec.base_model)
-    available = set(available_ops())
     recipes = check_fits(expand(spec), shape, skip_invalid, config.log)
-    missing = sorted({s.op for _a, r in recipes for s in r.steps} - available)
-    if missing:
-        raise RecipeError(f"op(s) {missing} are not available in this build of slimlib")
     directions = [o.optuna_direction for o in config.objectives]
     study = store.open_study(config.study_name, config.meta("sweep", spec.base_model, spec.to_dict()),
                              directions, config.storage_url)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import SlimlibError
+from ..optional import require
 
 ENGINES = ("inline", "local", "dask")
 Log = Callable[[str], None]
@@ -113,7 +114,8 @@ class DaskEngine:
     def __init__(self, address: str | None = None, workers: int | None = None, threads: int | None = None,
                  log: Log = lambda _m: None, connect_timeout: float = 30, worker_timeout: float = 120):
         try:
-            from distributed import Client, LocalCluster
+            distributed = require("distributed")
+            Client, LocalCluster = distributed.Client, distributed.LocalCluster
         except ImportError:
             raise SlimlibError("--engine local/dask needs dask distributed (pip install distributed)") from None
         self.cluster = None
@@ -172,7 +174,7 @@ class DaskEngine:
         return self.client.submit(fn, payload, key=key, pure=False)
 
     def wait(self, futures, timeout: float):
-        from distributed import wait
+        wait = require("distributed").wait
 
         try:
             done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")

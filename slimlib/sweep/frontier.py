@@ -4,6 +4,7 @@ Rows come from `store.study_rows`; a point is one measured trial with the number
 (size in MB, speedup, fidelity, STS) and whether it is on the study's Pareto front.
 """
 from __future__ import annotations
+from ..optional import require
 
 AXES = {
     "size_mb": "size (MB)",
@@ -43,7 +44,7 @@ def figure(pts: list[dict], x: str = "size_mb", y: str = "fidelity", title: str 
     """All trials as grey dots, the Pareto front in colour; hover shows the recipe settings.
 
     No line joins the front: with three objectives, a 2-D view of the front is not a staircase."""
-    import plotly.graph_objects as go
+    go = require("plotly.graph_objects")
 
     usable = [p for p in pts if p[x] is not None and p[y] is not None]
     fig = go.Figure()

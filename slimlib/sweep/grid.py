@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..data.user_files import read_user_text
 from ..errors import RecipeError
-from ..ops.recipe import DEFAULT_MODEL, STEP_TYPES, Recipe, Step, parse_step
+from ..ops.recipe import DEFAULT_MODEL, Recipe, Step, parse_step
+from ..ops.registry import op_names, op_spec
 
 FORMAT = "slimlib.grid/v1"
 MAX_RECIPES = 5000
@@ -65,9 +67,10 @@ def split_key(key: str) -> tuple[str, str]:
     if not isinstance(key, str) or key.count(".") != 1:
         raise RecipeError(f"{where}: keys are OP.FIELD, e.g. prune_heads.per_layer")
     op, name = key.split(".")
-    if op not in STEP_TYPES:
-        raise RecipeError(f"{where}: {op!r} is not an op; choose one of {', '.join(STEP_TYPES)}")
-    allowed = [f.name for f in fields(STEP_TYPES[op])]
+    spec = op_spec(op)
+    if spec is None:
+        raise RecipeError(f"{where}: {op!r} is not an op; choose one of {', '.join(op_names())}")
+    allowed = [f.name for f in fields(spec.settings)]
     if name not in allowed:
         raise RecipeError(f"{where}: {op} has no field {name!r}; its fields are {', '.join(allowed)}")
     return op, name
@@ -217,12 +220,7 @@ def _recipe_at(item: Any, index: int) -> Recipe:
 
 def load_grid(path: str | Path, limit: int | None = MAX_RECIPES) -> GridSpec:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(f"{path}: grid file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: cannot read ({type(exc).__name__})") from None
+    text = read_user_text(path, "grid file", RecipeError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

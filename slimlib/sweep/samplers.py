@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import SlimlibError
+from ..optional import require
 
 SAMPLERS = ("nsga2", "tpe", "random")
 
@@ -12,7 +13,7 @@ def default_population(n_trials: int) -> int:
 
 
 def make_sampler(name: str, n_trials: int, population: int | None = None, seed: int | None = 0):
-    import optuna
+    optuna = require("optuna")
 
     if name == "nsga2":
         if population is not None and population < 2:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import SlimlibError
 from ..paths import data_dir
+from ..optional import require
 
 HEARTBEAT_S = 5
 GRACE_S = 20
@@ -30,7 +31,7 @@ def default_url() -> str:
 
 
 def _optuna():
-    import optuna
+    optuna = require("optuna")
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
