@@ -195,6 +195,15 @@ class PackedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
 
+    def to_plain(self) -> nn.Linear:
+        """An ordinary Linear holding the dequantized weight (what an ONNX export runs)."""
+        plain = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+            if self.bias is not None:
+                plain.bias.copy_(self.bias)
+        return plain
+
     def slim_param_count(self) -> int:
         return self.in_features * self.out_features + (self.out_features if self.bias is not None else 0)
 
@@ -233,6 +242,13 @@ class PackedEmbedding(nn.Module):
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(input_ids, self.weight, self.padding_idx)
+
+    def to_plain(self) -> nn.Embedding:
+        """An ordinary Embedding holding the dequantized table (what an ONNX export runs)."""
+        plain = nn.Embedding(self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+        return plain
 
     def slim_param_count(self) -> int:
         return self.num_embeddings * self.embedding_dim

@@ -98,6 +98,21 @@ def _rebuild(inner: nn.Module, manifest: dict, tied: dict) -> None:
         set_module(inner, path, get_module(inner, source))
 
 
+# Why a module type keeps a folder off the standard config, in words a user can act on.
+NONSTANDARD_KINDS = {
+    "linear": "Linear layers resized per layer (pruned attention heads: transformers derives the head size as "
+              "hidden / num_attention_heads, so fewer heads per layer has no standard config; or FFN widths "
+              "that differ between layers)",
+    "low_rank_linear": "low-rank (factorized) Linear layers",
+    "factorized_embedding": "a factorized word-embedding table",
+    "empty_self_attention": "layers whose every attention head was pruned",
+    "head_select": "MPNet layers with pruned heads (they select columns of the shared position bias)",
+    "packed_linear": "packed low-bit Linear weights",
+    "packed_embedding": "a packed low-bit embedding table",
+    "embedding": "a resized embedding table",
+}
+
+
 def _forward_names(module: nn.Module) -> set[str]:
     return set(inspect.signature(module.forward).parameters)
 
@@ -173,6 +188,63 @@ class SlimModel(PreTrainedModel):
         """Logical parameters of an ONNX-backed model (measure.count_params reads this)."""
         return getattr(self.config, "logical_params", None) if self.config.backend == "onnx" else None
 
+    # Standard or slimlib type --------------------------------------------------------------------
+    def standard_config(self) -> dict:
+        """The base config with the sizes a standard config can say: layers, FFN width (when every
+        layer has the same), vocabulary."""
+        from .parts import layers_of
+
+        data = dict(self.config.base_config)
+        if self.inner is None:
+            return data
+        from .architectures import arch_for
+
+        arch = arch_for(data["model_type"])
+        layers = layers_of(self.inner, arch)
+        data["num_hidden_layers"] = len(layers)
+        widths = {get_module(layer, arch.ffn_in).out_features for layer in layers
+                  if hasattr(get_module(layer, arch.ffn_in), "out_features")}
+        if len(widths) == 1:
+            data["intermediate_size"] = widths.pop()
+        table = self.inner.get_input_embeddings()
+        if hasattr(table, "num_embeddings"):
+            data["vocab_size"] = table.num_embeddings
+        return data
+
+    def standard_blockers(self) -> list[str]:
+        """Why this model cannot be saved as a standard BERT/MPNet folder (empty: it can).
+
+        Each reason names the modules whose shape or type a standard config cannot express."""
+        if self.inner is None:
+            return ["the encoder is an int8 ONNX Runtime graph (use the ONNX file, or OpenVINO)"]
+        reasons = []
+        dtype = str(next(self.inner.parameters()).dtype).removeprefix("torch.")
+        if dtype not in ("float32", "bfloat16", "float16"):
+            reasons.append(f"weights are {dtype}")
+        base = dict(self.standard_config())
+        model_type = base.pop("model_type")
+        with torch.device("meta"):
+            reference = AutoModel.from_config(AutoConfig.for_model(model_type, **base))
+        manifest, tied = _module_manifest(self.inner, reference)
+        by_type: dict[str, list[str]] = {}
+        for path, spec in manifest.items():
+            by_type.setdefault(spec.get("type", "?"), []).append(path)
+        for kind, paths in by_type.items():
+            shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+            reasons.append(f"{NONSTANDARD_KINDS.get(kind, kind + ' modules')}: {shown}")
+        if tied:
+            reasons.append("shared layers (" + ", ".join(f"{a} = {b}" for a, b in list(tied.items())[:3]) + ")")
+        return reasons
+
+    def _save_standard(self, folder: Path) -> None:
+        """An ordinary BERT/MPNet folder: standard config and safetensors, no slimlib needed to load it."""
+        data = self.standard_config()
+        for key, value in data.items():
+            if key != "model_type":
+                setattr(self.inner.config, key, value)
+        self.inner.config.dtype = next(self.inner.parameters()).dtype
+        self.inner.save_pretrained(folder, safe_serialization=True)
+
     # Save / load -------------------------------------------------------------------------------
     def refresh_manifest(self) -> None:
         """Record the current module shapes in the config (call after surgery, before saving)."""
@@ -183,9 +255,14 @@ class SlimModel(PreTrainedModel):
         self.config.manifest, self.config.tied = _module_manifest(self.inner, reference)
         self.config.inner_dtype = str(next(self.inner.parameters()).dtype).removeprefix("torch.")
 
-    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+    def save_pretrained(self, save_directory, *args, standard: bool = True, **kwargs) -> None:
+        """Standard whenever possible (plain transformers loads it); the slimlib type otherwise, or
+        always with standard=False (the distillation cache reloads weights into this same structure)."""
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
+        if standard and not self.standard_blockers():
+            self._save_standard(folder)
+            return
         self.refresh_manifest()
         self.config.save_pretrained(folder)
         if self.config.backend == "onnx":

@@ -155,7 +155,7 @@ def store_trained(ctx: OpContext, folder: Path, record: dict) -> None:
     beside a record of how the training went (its wall time is reported again on a cache hit)."""
     try:
         with staged_folder(folder, prefix=".distilled-") as staging:
-            ctx.slim.save_pretrained(staging)
+            ctx.slim.save_pretrained(staging, standard=False)
             (staging / TRAINING_RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
     except WRITE_ERRORS as exc:  # a cache that cannot be written only costs time
         warnings.warn(f"{folder}: could not cache the distilled weights ({write_error_reason(exc)})", stacklevel=2)

@@ -8,8 +8,50 @@ def _fmt(value, pattern):
     return "not measured" if value is None else pattern.format(value)
 
 
-def render(recipe, result: dict | None, onnx_file: str | None = None) -> str:
-    lines = [
+def front_matter(recipe, standard: bool) -> list[str]:
+    """Hugging Face model-card metadata, so hubs and serving stacks file the folder correctly."""
+    base = recipe.base_model
+    hub_base = base if "/" in base and not base.startswith((".", "/", "~")) else (
+        f"sentence-transformers/{base}" if base.lower().startswith("all-") else None)
+    tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "slimlib", "compressed"]
+    lines = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity"]
+    if hub_base:
+        lines.append(f"base_model: {hub_base}")
+    lines += ["tags:"] + [f"- {t}" for t in tags + ([] if standard else ["custom-architecture"])] + ["---", ""]
+    return lines
+
+
+def load_section(fmt) -> list[str]:
+    """How to load the folder with each runtime it holds."""
+    runtimes = fmt.runtimes if fmt else []
+    lines = ["## Load it", ""]
+    if fmt is None or not fmt.standard:
+        lines += ["This folder uses the slimlib model type" + (
+            f" (a standard config cannot express: {'; '.join(fmt.blockers)})" if fmt and fmt.blockers else "") + ":", "",
+            "```python", "import slimlib  # registers the slimlib model type with transformers",
+            "from sentence_transformers import SentenceTransformer",
+            "model = SentenceTransformer('path/to/this/folder')", "```"]
+    else:
+        lines += [f"A standard {fmt.model_type} sentence-transformers folder: no slimlib needed.", "",
+                  "```python", "from sentence_transformers import SentenceTransformer",
+                  "model = SentenceTransformer('path/to/this/folder')", "```"]
+    if "onnxruntime" in runtimes:
+        lines += ["", "**ONNX Runtime alone** (no torch, no slimlib): `onnx/model.onnx` (or `model.onnx` for an int8 "
+                      "model) with `tokenizer.json`; tokenize, run, pool as `1_Pooling/config.json` says, normalize "
+                      "if `modules.json` has a Normalize module (slimlib's docs/onnx.md has the snippet). "
+                      "sentence-transformers' own ONNX backend (`backend=\"onnx\"`, needs optimum) reads the same "
+                      "`onnx/model.onnx`."]
+    if "openvino" in runtimes:
+        lines += ["", "**OpenVINO**: `openvino/model.xml` + `model.bin`, same inputs and pooling as the ONNX file."]
+    if "model2vec" in runtimes:
+        lines += ["", "**model2vec**: `from model2vec import StaticModel; StaticModel.from_pretrained('path/to/this/folder')`."]
+    lines += ["", "Check every runtime before shipping: `python -m slimlib verify path/to/this/folder`."]
+    return lines
+
+
+def render(recipe, result: dict | None, fmt=None) -> str:
+    """The folder's README.md; `fmt` is the export's ExportFormat (standard or not, runtimes)."""
+    lines = front_matter(recipe, bool(fmt and fmt.standard)) + [
         f"# {recipe.name or 'Compressed ' + recipe.base_model}",
         "",
         f"Compressed from `{recipe.base_model}` with slimlib by this recipe "
@@ -19,17 +61,7 @@ def render(recipe, result: dict | None, onnx_file: str | None = None) -> str:
         json.dumps(recipe.to_dict(), indent=2, sort_keys=True),
         "```",
         "",
-        "## Load it",
-        "",
-        "```python",
-        "import slimlib  # registers the slimlib model type with transformers",
-        "from sentence_transformers import SentenceTransformer",
-        "model = SentenceTransformer('path/to/this/folder')",
-        "```",
-    ]
-    if onnx_file:
-        lines += ["", f"`{onnx_file}` runs with onnxruntime and tokenizers alone: see slimlib's docs/onnx.md "
-                      "(tokenize with tokenizer.json, run, mean-pool over the attention mask, L2-normalize)."]
+    ] + load_section(fmt)
     lines += ["", "## Measured", ""]
     if result is None:
         lines.append("Not measured (exported with --no-eval). Run `python -m slimlib eval slimlib_recipe.json`.")
