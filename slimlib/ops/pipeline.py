@@ -132,5 +132,6 @@ def apply_recipe(recipe: Recipe, base: LoadedBase | None = None, progress: Progr
         ctx.progress(f"{step.op} ({index + 1}/{len(recipe.steps)})", 1.0)
         applied.append(step)
     ctx.st_model.eval()
-    slim_of(ctx.st_model).config.recipe = json.loads(Recipe(recipe.base_model, applied, recipe.name).to_json())
+    if isinstance(top_model(ctx.st_model), SlimModel):  # a static model has no encoder config to carry it
+        slim_of(ctx.st_model).config.recipe = json.loads(Recipe(recipe.base_model, applied, recipe.name).to_json())
     return CompressedModel(ctx.st_model, Recipe(recipe.base_model, applied, recipe.name), base, ctx.notes, ctx.labels)

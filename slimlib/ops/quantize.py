@@ -180,6 +180,7 @@ register_op(OpSpec(
     example=lambda shape: {"bits": 8},
     label=lambda s: f"{s['bits']}-bit",
     trains=False,
+    final=True,
     keeps_units=frozenset(),
     search_axes=lambda shape: {"quantize.bits": [32, 16, 8, 4]},
     not_smaller_because="quantization keeps the parameter count; the stored bytes shrink",

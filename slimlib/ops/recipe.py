@@ -170,11 +170,11 @@ class Recipe:
         for index, step in enumerate(self.steps):
             step.where = f"steps[{index}]"
             shape = step.check(shape)
-        quantize_at = next((i for i, s in enumerate(self.steps) if s.op == "quantize"), None)
-        if quantize_at is not None and quantize_at != len(self.steps) - 1:
-            later = self.steps[quantize_at + 1]
-            raise RecipeError(f"{later.where}.op: {later.op} cannot follow quantize ({self.steps[quantize_at].where}); "
-                              "quantize must be the last step")
+        final_at = next((i for i, s in enumerate(self.steps) if op_spec(s.op).final), None)
+        if final_at is not None and final_at != len(self.steps) - 1:
+            later, final = self.steps[final_at + 1], self.steps[final_at]
+            raise RecipeError(f"{later.where}.op: {later.op} cannot follow {final.op} ({final.where}); "
+                              f"{final.op} must be the last step")
         return shape
 
     def find(self, op: str) -> Step | None:

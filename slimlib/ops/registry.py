@@ -34,6 +34,7 @@ class OpSpec:
     example: Callable[["ModelShape"], dict]  # a valid step (without "op") for a model of this shape
     label: Callable[[dict], str]  # short chart label of a step's dict, e.g. "FFN 50%"
     trains: bool = False  # runs an optimizer (minutes): left out of default searches
+    final: bool = False  # must be the recipe's last step (it changes what the model is)
     keeps_units: frozenset = frozenset()  # importance units (UNIT_KINDS) it leaves in place
     # Search axes for a model of this shape: {"op.field": [choices]}, the first choice meaning
     # "leave the op out" (0 or the no-op value). Empty: not searched by default.

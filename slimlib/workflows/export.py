@@ -48,6 +48,8 @@ def describe_folder(folder: Path) -> ExportFormat:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8")) if (folder / "config.json").is_file() else {}
     model_type = config.get("model_type", "unknown")
     base_type = config.get("base_config", {}).get("model_type", model_type)
+    if model_type == "model2vec":
+        base_type = "static (model2vec)"
     return ExportFormat(standard=model_type != "slimlib", model_type=base_type, blockers=blockers or [],
                         runtimes=runtimes_in(folder))
 
@@ -90,14 +92,18 @@ def _blockers(compressed) -> list[str]:
     from ..model.parts import top_model
 
     model = top_model(compressed.st_model)
-    return model.standard_blockers() if isinstance(model, SlimModel) else []
+    return model.standard_blockers() if isinstance(model, SlimModel) else []  # static or plain: standard
 
 
 def write_onnx(compressed, folder: Path) -> Path:
     """onnx/model.onnx (where sentence-transformers' ONNX backend looks; onnxruntime alone runs it):
     the int8 graph when the model runs on ONNX, else an fp32 export (low-bit weights dequantized)."""
+    from ..model.static import is_static
     from ..ops.onnx_export import export_onnx_file
 
+    if is_static(compressed.st_model):
+        raise SlimlibError("--onnx: a static model has no network to export; it runs with sentence-transformers "
+                           "or model2vec (numpy only), both from this folder")
     path = folder / ONNX_SUBPATH
     export_onnx_file(compressed.st_model, path, int8=False)
     os.chmod(path.parent, 0o755)
