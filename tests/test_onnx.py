@@ -109,7 +109,8 @@ def test_int8_graph_has_onnxruntime_quantize_dynamic_integers(tiny, tmp_path, em
     import onnx
     from onnx import numpy_helper
 
-    from slimlib.ops.onnx_export import export_fp32, quantize_int8
+    from slimlib.ops.int8 import quantize_dynamic_int8 as quantize_int8
+    from slimlib.ops.onnx_export import export_fp32
     from slimlib.model.onnx_session import run_session
 
     fp32 = export_fp32(copy.deepcopy(slim_of(apply_recipe(Recipe(base_model=tiny.path), tiny).st_model).inner))

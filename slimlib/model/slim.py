@@ -219,8 +219,10 @@ class SlimModel(PreTrainedModel):
             return ["the encoder is an int8 ONNX Runtime graph (use the ONNX file, or OpenVINO)"]
         reasons = []
         dtype = str(next(self.inner.parameters()).dtype).removeprefix("torch.")
-        if dtype not in ("float32", "bfloat16", "float16"):
-            reasons.append(f"weights are {dtype}")
+        if dtype != "float32":
+            # Plain loaders upcast 16-bit weights to fp32 (sentence-transformers' default), so the
+            # embeddings would not be the ones measured here; the slimlib type reloads the dtype.
+            reasons.append(f"{dtype} weights (plain loaders would run them in fp32, changing the embeddings)")
         base = dict(self.standard_config())
         model_type = base.pop("model_type")
         with torch.device("meta"):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SlimlibError
 from ..optional import require
 
 INT8_LEVELS = 127  # symmetric int8 weights use [-127, 127]
@@ -25,18 +24,14 @@ UINT8_MAX = 255
 
 
 def _onnx():
-    try:
-        import onnx
-        numpy_helper = require("onnx.numpy_helper")
-    except ImportError:
-        raise SlimlibError("int8 quantization needs onnx (pip install onnx onnxruntime)") from None
-    return onnx, numpy_helper
+    return require("onnx"), require("onnx.numpy_helper")
 
 
-def symmetric_per_column(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 codes, float32 scale per column) with weight ~ codes * scale."""
+def symmetric_per_column(weight: np.ndarray, levels: int = INT8_LEVELS) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 codes, float32 scale per column) with weight ~ codes * scale; `levels` 63 is onnxruntime's
+    reduce_range (7-bit weights, which keeps u8 x s8 pair sums inside int16 on CPUs without VNNI)."""
     absmax = np.abs(weight).max(axis=0).astype(np.float64)
-    scale = (2 * absmax / (2 * INT8_LEVELS)).astype(np.float32)
+    scale = (2 * absmax / (2 * levels)).astype(np.float32)
     tiny = np.finfo(np.float32).tiny
     scale = np.where(scale < tiny, np.float32(1.0), scale)  # an all-zero column: any scale represents it
     codes = np.clip(np.round(weight.astype(np.float32) / scale), -128, 127)
@@ -56,11 +51,27 @@ def asymmetric_per_tensor(table: np.ndarray) -> tuple[np.ndarray, np.float32, np
     return codes.astype(np.uint8), scale, np.uint8(zero)
 
 
-def quantize_dynamic_int8(model_bytes: bytes, embeddings: bool = True) -> bytes:
-    """The fp32 graph with MatMul weights (and, with `embeddings`, Gather tables) in int8."""
+def quantizable_matmuls(model_bytes: bytes) -> list[str]:
+    """Names of the MatMul nodes that int8 quantization turns into MatMulInteger (weight constant)."""
+    onnx, _ = _onnx()
+    graph = onnx.load_from_string(model_bytes).graph
+    constants = {t.name: t for t in graph.initializer}
+
+    def is_float_matrix(name: str) -> bool:
+        tensor = constants.get(name)
+        return tensor is not None and tensor.data_type == onnx.TensorProto.FLOAT and len(tensor.dims) == 2
+
+    return [node.name for node in graph.node
+            if node.op_type == "MatMul" and is_float_matrix(node.input[1]) and not is_float_matrix(node.input[0])]
+
+
+def quantize_dynamic_int8(model_bytes: bytes, embeddings: bool = True, reduce_range: bool = False,
+                          exclude: frozenset[str] | set[str] = frozenset()) -> bytes:
+    """The fp32 graph with MatMul weights (and, with `embeddings`, Gather tables) in int8; MatMul nodes
+    named in `exclude` stay fp32; `reduce_range` uses 7-bit weights."""
     onnx, numpy_helper = _onnx()
-    onnx = require("onnx")
     TensorProto, helper = onnx.TensorProto, onnx.helper
+    levels = 63 if reduce_range else INT8_LEVELS
 
     model = onnx.load_from_string(model_bytes)
     graph = model.graph
@@ -75,10 +86,11 @@ def quantize_dynamic_int8(model_bytes: bytes, embeddings: bool = True) -> bytes:
         return tensor is not None and tensor.data_type == TensorProto.FLOAT and len(tensor.dims) == 2
 
     for node in graph.node:
-        if node.op_type == "MatMul" and is_float_matrix(node.input[1]) and not is_float_matrix(node.input[0]):
+        if (node.op_type == "MatMul" and node.name not in exclude and is_float_matrix(node.input[1])
+                and not is_float_matrix(node.input[0])):
             weight_name, x, (y,) = node.input[1], node.input[0], node.output
             if weight_name not in dropped:  # a weight feeding several MatMuls is quantized once
-                codes, scale = symmetric_per_column(numpy_helper.to_array(constants[weight_name]))
+                codes, scale = symmetric_per_column(numpy_helper.to_array(constants[weight_name]), levels)
                 new_constants += [numpy_helper.from_array(codes, f"{weight_name}_quantized"),
                                   numpy_helper.from_array(scale, f"{weight_name}_scale"),
                                   numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{weight_name}_zero_point")]

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..model.parts import encoder_of, top_model
+from .int8 import quantize_dynamic_int8
 
 OPSET = 17
 OUTPUT_NAME = "last_hidden_state"
@@ -79,17 +80,6 @@ def export_fp32(encoder: nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-def quantize_int8(fp32_bytes: bytes, embeddings: bool = True) -> bytes:
-    """Dynamic int8 quantization: MatMul weights per channel (QInt8), plus the embedding Gathers.
-
-    The graph and integers are those of onnxruntime's quantize_dynamic, built vectorized
-    (int8.py): ~0.3 s instead of ~4.5 s for MiniLM.
-    """
-    from .int8 import quantize_dynamic_int8
-
-    return quantize_dynamic_int8(fp32_bytes, embeddings=embeddings)
-
-
 def export_onnx_file(st_model, path: str | Path, int8: bool = False) -> Path:
     """Write the encoder of a (compressed) SentenceTransformer as a standalone ONNX file.
 
@@ -110,5 +100,5 @@ def export_onnx_file(st_model, path: str | Path, int8: bool = False) -> Path:
     encoder = encoder_of(st_model)
     # float() casts in place: export a copy so a bf16 model in use keeps its dtype.
     data = export_fp32(copy.deepcopy(encoder))
-    path.write_bytes(quantize_int8(data) if int8 else data)
+    path.write_bytes(quantize_dynamic_int8(data) if int8 else data)
     return path

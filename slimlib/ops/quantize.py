@@ -100,17 +100,36 @@ def _to_half(ctx: OpContext, step: Quantize) -> None:
         ctx.notes.append("16 bits: the embedding table is cast too (torch runs one dtype per model)")
 
 
+def _judge_inputs(ctx: OpContext) -> dict:
+    """Token ids of held-out sentences (apart from the fidelity sentences) as int64 arrays."""
+    import numpy as np
+
+    from .importance import scoring_sentences
+    from .int8_check import JUDGE_SENTENCES
+
+    tokenize = getattr(ctx.st_model, "preprocess", None) or ctx.st_model.tokenize
+    features = tokenize(scoring_sentences()[:JUDGE_SENTENCES])
+    inputs = {k: np.ascontiguousarray(v.numpy(), dtype=np.int64) for k, v in features.items() if torch.is_tensor(v)}
+    inputs.setdefault("token_type_ids", np.zeros_like(inputs["input_ids"]))
+    return inputs
+
+
 def _to_onnx_int8(ctx: OpContext, step: Quantize) -> None:
-    from .onnx_export import export_fp32, quantize_int8
+    from .int8_check import checked_int8
+    from .onnx_export import export_fp32
 
     logical = count_params(ctx.slim)
+    inputs = _judge_inputs(ctx)
     ctx.progress("exporting to ONNX", 0.1)
     fp32 = export_fp32(ctx.inner)
     ctx.check_stop()
-    ctx.progress("quantizing to int8 (ONNX Runtime)", 0.5)
-    int8 = quantize_int8(fp32, embeddings=step.embeddings)
-    ctx.slim.to_onnx_backend(int8, logical)
+    ctx.progress("quantizing to int8 (ONNX Runtime) and checking it against fp32", 0.5)
+    # Without VNNI/AMX, u8 x s8 pair sums saturate int16: 7-bit weights keep them in range.
+    reduce_range = not cpu_info()["int8_fast"]
+    result = checked_int8(fp32, inputs, step.embeddings, reduce_range, ctx.progress, ctx.check_stop)
+    ctx.slim.to_onnx_backend(result.graph, logical)
     ctx.labels["sentences_per_s"] = LABEL_INT8
+    ctx.notes.append(result.note())
     vnni = "has" if cpu_info()["int8_fast"] else "lacks"
     ctx.notes.append(f"int8 runs on ONNX Runtime (dynamic per-channel, {torch.get_num_threads()} threads); "
                      f"this CPU {vnni} int8 dot-product instructions (VNNI/AMX): {_cpu_summary()}")
