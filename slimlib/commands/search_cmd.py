@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import time
 
-SEARCH_HELP = """search space: by default the training-free ops this build has (trim_vocab, prune_heads,
-prune_ffn, drop_layers, low_rank, factorize_embeddings, quantize), with settings scaled to the
-model; --space FILE gives your own in the grid format ({"format": "slimlib.grid/v1",
+SEARCH_HELP = """search space: by default every registered op's own search axes (`python -m slimlib ops`),
+except ops that train, with settings scaled to the model; --space FILE gives your own in the grid format ({"format": "slimlib.grid/v1",
 "base_model": ..., "grid": {"op.field": [choices]}}), each key's list being its choices.
+Every proposed recipe is fitted to the model before it runs: a choice that does not fit the
+shape the earlier steps leave (e.g. low_rank.rank 192 after head pruning left attention 96
+wide) becomes the nearest choice of its list that does, and the trial's settings say so.
 Sampler: NSGA-II (multi-objective genetic search) by default, asked and told by this driver.
 --n-trials is the number of finished trials the study should hold: resuming a study runs
 only the rest.
