@@ -59,11 +59,7 @@ DATA_MODES = ("STS Benchmark dev (shared data folder)", "upload a pair file", "a
 
 
 def data_picker() -> DataChoice:
-    """The labelled pairs for STS; fidelity on the project's own sentences is always measured.
-
-    An upload is kept as a server copy, so it survives a visit to another page (where the uploader
-    widget is gone); removing the file in the uploader forgets it. Messages name the user's file,
-    never the server's copy."""
+    """The labelled pairs for STS; fidelity on the project's own sentences is always measured."""
     # Widget values vanish when another page is shown: keep the choice in a plain key too.
     saved = st.session_state.setdefault("data.saved", {"mode": DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3],
                                                        "path": "", "upload": None})
@@ -75,17 +71,12 @@ def data_picker() -> DataChoice:
                     help="Fidelity (cosine to the original model on the project's sentences) is always measured; "
                          "a labelled pair file adds STS Spearman.")
     saved["mode"] = mode
-
-    def upload_changed() -> None:  # called for the user's own upload or removal, never for a page switch
-        if st.session_state.get("w.data_upload") is None:
-            saved["upload"] = None
-
     try:
         if mode == DATA_MODES[0]:
             return data_choice(str(STSB_DEV), "STS-B dev")
         if mode == DATA_MODES[1]:
             upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score)",
-                                      type=["csv", "tsv", "txt"], key="w.data_upload", on_change=upload_changed)
+                                      type=["csv", "tsv", "txt"], key="w.data_upload")
             if upload is not None:
                 saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
             if saved["upload"] is None:
@@ -94,10 +85,7 @@ def data_picker() -> DataChoice:
             path, name = saved["upload"]
             if upload is None:
                 st.caption(f"Using the file uploaded earlier: {name}")
-            try:
-                return data_choice(path, name, name=name)
-            except SlimlibError as exc:  # whatever raised it, the user knows the file by its own name
-                raise type(exc)(str(exc).replace(path, name)) from None
+            return data_choice(path, name)
         if mode == DATA_MODES[2]:
             path = st.text_input("Pair file path", key="w.data_path").strip()
             saved["path"] = path
