@@ -34,7 +34,8 @@ class Int8Result:
     reduce_range: bool = False
 
     def note(self) -> str:
-        how = "7-bit weights (reduce_range: this CPU has no VNNI/AMX)" if self.reduce_range else "8-bit weights"
+        how = ("7-bit weights (reduce_range: no int16 saturation on CPUs without VNNI)" if self.reduce_range
+               else "8-bit weights")
         kept = (f"int8 except {len(self.excluded)} of {self.matmuls} matrices kept fp32 for accuracy on this CPU "
                 f"(mean cosine to fp32 {self.first_fidelity:.4f} -> {self.fidelity:.4f}, floor {FIDELITY_FLOOR})"
                 if self.excluded else

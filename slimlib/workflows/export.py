@@ -72,9 +72,12 @@ def export(recipe, out: str | Path, onnx: bool = False, data: str | None = None,
                           should_stop=should_stop, compressed=compressed)
     folder = save_model(compressed, out)
     blockers = _blockers(compressed)
-    try:
-        if onnx:
+    if onnx:
+        try:
             write_onnx(compressed, folder)
+        except WRITE_ERRORS as exc:
+            raise SlimlibError(f"{folder}: could not write the ONNX file ({write_error_reason(exc)})") from None
+    try:
         if openvino:
             from .openvino_export import write_openvino
 
