@@ -103,6 +103,16 @@ def test_vocabulary_keeps_given_special_and_character_tokens(teacher):
         _distill(teacher, vocabulary=["cat", "notatoken"])
 
 
+def test_corpus_vocabulary_puts_corpus_tokens_first(teacher):
+    tokens = static.corpus_vocabulary(teacher, ["the horse", "a horse riding"], size=len(_vocab()) - 10)
+    assert len(tokens) == len(_vocab()) - 10 and len(set(tokens)) == len(tokens)
+    assert {"horse", "riding", "the", "[UNK]", "q", "##q"} <= set(tokens)
+    small = static.corpus_vocabulary(teacher, ["the horse"], size=10)  # the always-kept tokens exceed 10
+    assert "horse" not in small and "[CLS]" in small
+    model = _distill(teacher, vocabulary=tokens)
+    assert model[0].embedding.weight.shape[0] == len(tokens)
+
+
 @pytest.mark.parametrize("table_dtype", ["int8", "float16", "float32"])
 def test_saved_folder_loads_identically_in_both_loaders(teacher, teacher_folder, tmp_path, table_dtype):
     from model2vec import StaticModel
@@ -131,6 +141,14 @@ def test_saved_folder_loads_identically_in_both_loaders(teacher, teacher_folder,
     assert tensors["embeddings"].dtype == np.dtype(table_dtype)
     assert json.loads((folder / "config.json").read_text())["embedding_dtype"] == table_dtype
     assert static.folder_bytes(folder) < static.folder_bytes(teacher_folder)
+
+
+def test_quantized_tables_encode_like_float32(teacher):
+    texts = SENTENCES + ODD[:1]
+    reference = _distill(teacher, dims=16, table_dtype="float32").encode(texts, convert_to_numpy=True)
+    for dtype, floor in (("float16", 0.9999), ("int8", 0.999)):
+        got = _distill(teacher, dims=16, table_dtype=dtype).encode(texts, convert_to_numpy=True)
+        assert _cosines(got, reference).min() > floor, dtype
 
 
 def test_int8_halves_float16_which_halves_float32(teacher, tmp_path):
@@ -166,10 +184,16 @@ def test_should_stop_cancels(teacher, stop_after):
         _distill(teacher, train_sentences=SENTENCES, train_steps=50, should_stop=should_stop)
 
 
-def test_bad_settings_are_user_errors(teacher):
+def test_bad_settings_are_user_errors(teacher, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Dense
+
     with pytest.raises(SlimlibError, match="table_dtype"):
         _distill(teacher, table_dtype="int4")
     with pytest.raises(SlimlibError, match="sif_coefficient"):
         _distill(teacher, sif_coefficient=2.0)
     with pytest.raises(SlimlibError, match="save_static"):
         static.save_static(teacher, "unused-folder")
+    with_dense = SentenceTransformer(modules=[_distill(teacher)[0], Dense(8, 4)], device="cpu")
+    with pytest.raises(SlimlibError, match="Normalize"):  # model2vec could not apply the Dense layer
+        static.save_static(with_dense, tmp_path / "dense")
