@@ -5,6 +5,7 @@ import streamlit as st
 
 from slimlib.report.charts import parallel_figure
 from slimlib.ops.recipe import Recipe
+from slimlib.report.result import METRICS
 from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.resources import history
@@ -33,22 +34,23 @@ if len(chosen) < 2:
     st.warning("Choose at least two configs.")
     st.stop()
 
+COLUMNS = ("size_mb", "size", "params", "speedup", "sts_spearman", "sts_retained", "fidelity", "latency_ms")
 rows = []
 for entry_id in chosen:
     e = by_id[entry_id]
-    result = e.result
-    m = metrics_of(result)
-    rows.append({
-        "config": f"#{e.id} {recipe_label(e.recipe)}",
-        "size MB": m["size_mb"], "size": m["size"], "params": m["params"], "speedup": m["speedup"],
-        "STS x100": m["sts_spearman"], "sts_retained": m["sts_retained"], "fidelity": m["fidelity"],
-        "latency ms": m["latency_ms"], "evaluation": "quick" if e.quick else "full", "data": e.data_label,
-        "labels": ", ".join(sorted({v for v in result.get("labels", {}).values()})),
-    })
+    m = metrics_of(e.result)
+    row = {"config": f"#{e.id} {recipe_label(e.recipe)}", "evaluation": "quick" if e.quick else "full", "data": e.data_label}
+    for key in COLUMNS:
+        row[METRICS[key].label] = METRICS[key].format(m[key])  # "not measured", never "None"
+    row["how"] = ", ".join(sorted({str(v) for v in e.result.get("labels", {}).values()})) or "measured"
+    rows.append(row)
 st.dataframe(rows, hide_index=True)
-st.plotly_chart(parallel_figure([{**metrics_of(by_id[i].result)} for i in chosen], names=[f"#{i}" for i in chosen]),
+names = [f"#{i} {recipe_label(by_id[i].recipe)}" for i in chosen]
+st.plotly_chart(parallel_figure([metrics_of(by_id[i].result) for i in chosen], names=names),
                 key="compare.parallel", width="stretch")
-st.caption("size and params are fractions of the baseline; speedup a multiple; sts_retained a fraction of the baseline's STS.")
+st.caption("One line per config, coloured as the bar on the right names it. Size and parameters are fractions of the "
+           "baseline (lower is better); speedup a multiple of its speed; STS retained a fraction of its STS; fidelity "
+           "the mean cosine to its embeddings (higher is better).")
 
 st.subheader("Open one in Explore")
 cols = st.columns(len(chosen))

@@ -36,9 +36,10 @@ st.code(f"python -m slimlib apply recipe.json --out {shlex.quote('out/' + recipe
 
 st.subheader("Share this config")
 token = state.publish_link(recipe)
-st.code(state.share_url(token), language=None)
-st.caption("The link carries the recipe itself (compressed into the cfg parameter); it opens the Explore page with these "
-           "controls. The evaluation data is not part of it: an uploaded file stays on this server.")
+st.code(state.share_url(token, state.goal_text()), language=None)
+st.caption("The link carries the recipe itself (compressed into the cfg parameter) and your goal, if you set one; it "
+           "opens the Explore page with these controls. The evaluation data is not part of it: an uploaded file stays "
+           "on this server.")
 
 st.subheader("Model files")
 

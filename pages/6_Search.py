@@ -2,7 +2,9 @@
 
 The search is `python -m slimlib search` in a subprocess (one per session, kept across reruns,
 stopped with SIGINT so the trials in flight are re-queued); the page only reads the study store,
-refreshing the chart every few seconds from a fragment. Any trial opens in Explore.
+refreshing the chart every few seconds from a fragment. Any trial opens in Explore. Trials are quick
+evaluations, the same definition Explore uses; with one trial at a time they also run at Explore's
+torch threads, so a trial's speed-up is the number Explore shows for its recipe.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import os
 import time
 
 import streamlit as st
+import torch
 
+from slimlib.data.pairs import QUICK_PAIRS
 from slimlib.errors import SlimlibError
 from slimlib.ops.recipe import Recipe
 from slimlib.sweep import frontier, store
@@ -19,8 +23,9 @@ from slimlib.sweep.space import default_axes
 from ui import page, state
 from ui.controls import data_picker
 
-PROC, STUDY = "search.proc", "search.study"
+PROC, STUDY, DRAWN_RUNNING = "search.proc", "search.study", "search.drawn_running"
 REFRESH_S = 3
+STOP_WAIT_S = 30  # a stop re-queues the trials in flight and closes the workers: seconds, not minutes
 
 page.setup("Search")
 ctx = page.load()
@@ -33,7 +38,9 @@ st.caption(f"Optuna NSGA-II proposes recipes for {ctx.base.name}; Dask workers m
 
 proc: SearchProcess | None = st.session_state.get(PROC)
 running = proc is not None and proc.running
+st.session_state[DRAWN_RUNNING] = running  # the live view redraws the page when this goes stale
 axes = default_axes(ctx.shape)
+explore_threads = torch.get_num_threads()  # what Explore's quick evaluations run at in this server
 
 with st.form("search.form"):
     left, right = st.columns(2)
@@ -48,18 +55,23 @@ with st.form("search.form"):
     cores = os.cpu_count() or 1
     engine = left.radio("Engine", ["local", "inline"], horizontal=True,
                         help="local: a Dask cluster of worker processes on this machine; inline: one process.")
-    workers = right.slider("Workers (1 torch thread each)", 1, cores, cores)
+    workers = right.slider("Trials at once (local engine)", 1, cores, 1,
+                           help=f"Each trial gets {explore_threads} torch threads / trials at once. One at a time "
+                                "measures every trial as Explore does; more finish sooner, each timed at fewer threads.")
     study_name = st.text_input("Study name (an existing one is resumed)",
                                value=st.session_state.get(STUDY) or time.strftime("app-search-%Y%m%d-%H%M%S"))
-    start = st.form_submit_button("Start search", type="primary", disabled=running)
+    start = st.form_submit_button("Start search", type="primary", disabled=running, key="search.start")
+st.caption(f"Every trial is a quick evaluation, as in Explore: speed timed against the baseline in the same worker "
+           f"and call, fidelity, and STS on a stratified sample of {QUICK_PAIRS} pairs.")
 
 if start:
     if not chosen or not picked_ops:
         st.error("Pick at least one objective and one op to search over.")
     else:
+        at_once = workers if engine == "local" else 1
         space_file = write_space(study_name, ctx.base.name, {k: axes[k] for k in picked_ops})
-        command = search_command(study_name, space_file, int(n_trials), ",".join(chosen), engine, workers,
-                                 data.path, quick=True)
+        command = search_command(study_name, space_file, int(n_trials), ",".join(chosen), engine, at_once,
+                                 data.path, quick=True, threads=max(1, explore_threads // at_once))
         st.session_state[PROC] = SearchProcess(study_name, command)
         st.session_state[STUDY] = study_name
         st.rerun()
@@ -87,8 +99,18 @@ def live_view() -> None:
                          + (proc_now.log_tail(1) or ["starting (workers import the model stack)"])[0][:160])
             if cols[1].button("Stop", key="search.stop"):
                 proc_now.stop()
-        elif proc_now.returncode not in (0, None):
-            st.warning(f"The search ended with exit code {proc_now.returncode}: "
+                with st.spinner("Stopping: the trials in flight are re-queued for a resume..."):
+                    proc_now.wait(STOP_WAIT_S)
+                st.rerun()  # the whole page: Start is enabled again
+        elif st.session_state.get(DRAWN_RUNNING):
+            st.rerun()  # the search ended since the page was drawn: redraw it whole (Start enabled)
+        elif proc_now.state == "stopped":
+            st.info("Search stopped. The finished trials are kept and the ones in flight were re-queued: "
+                    "start it again with the same study name to resume.")
+        elif proc_now.state == "finished":
+            st.success("Search finished.")
+        elif proc_now.state == "failed":
+            st.warning(f"The search failed (exit code {proc_now.returncode}): "
                        + " | ".join(proc_now.log_tail(3))[-400:])
     try:
         meta, rows, front = store.study_rows(watched)
@@ -104,6 +126,10 @@ def live_view() -> None:
         table = [{k: p[k] for k in ("trial", "on_front", "size_mb", "speedup", "fidelity", "sts", "settings")}
                  for p in sorted(pts, key=lambda p: (not p["on_front"], p["trial"]))]
         st.dataframe(table, hide_index=True, height=260)
+        threads = sorted({p["threads"] for p in pts if p.get("threads")})
+        if threads:
+            st.caption(f"speedup: quick evaluation, timed against the baseline in the same call at "
+                       f"{'/'.join(map(str, threads))} torch thread(s); Explore measures at {explore_threads}.")
         by_trial = {r["trial"]: r for r in rows if r.get("recipe")}
         options = [p["trial"] for p in table]
         cols = st.columns([3, 1])

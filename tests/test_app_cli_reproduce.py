@@ -35,8 +35,7 @@ def test_app_recipe_reproduces_through_the_cli(tiny_bert_path, stsb_dev, tmp_pat
 
     recipe_file = tmp_path / "recipe.json"
     recipe_file.write_text(json.dumps(app_recipe))
-    pairs = tmp_path / f"sts-dev-first-{QUICK_PAIRS}.csv"  # the app's quick STS subset
-    pairs.write_text("\n".join(stsb_dev.read_text(encoding="utf-8").splitlines()[:QUICK_PAIRS]) + "\n")
+    pairs = stsb_dev  # eval --quick scores the same stratified sample the app does
     capsys.readouterr()
     assert main(["eval", str(recipe_file), "--quick", "--data", str(pairs), "--json"]) == 0
     cli_result = json.loads(capsys.readouterr().out)

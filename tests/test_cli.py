@@ -114,3 +114,25 @@ def test_inspect_and_recompress_a_compressed_folder(tiny_bert, tmp_path, capsys)
     capsys.readouterr()
     assert main(["inspect", str(tmp_path / "one"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["layers"] == 1
+
+
+def test_eval_quick_is_the_apps_quick_evaluation(tiny_bert, tmp_path, capsys, stsb_dev):
+    """One definition: `eval --quick` scores the same stratified sample the app's live points do."""
+    from slimlib.data.pairs import QUICK_PAIRS
+    from slimlib.workflows.evaluate import EvalOptions
+    from ui.evaluation import DataChoice
+
+    recipe = write_recipe(tmp_path / "r.json", tiny_bert.path)
+    assert main(["eval", str(recipe), "--data", str(stsb_dev), "--threads", "1", "--quick", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    m = out["measurement"]
+    assert (m["data_pairs"], m["data_pairs_total"], m["quick"]) == (QUICK_PAIRS, 1500, True)
+    assert "interleaved with the baseline in this call" in m["speed"]
+    assert DataChoice(str(stsb_dev), "dev", "d").options(quick=True) == EvalOptions(data=str(stsb_dev), quick=True)
+    assert EvalOptions(quick=True).pairs_wanted() == QUICK_PAIRS and EvalOptions().pairs_wanted() is None
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"stratified sample of {QUICK_PAIRS} pairs" in help_text
+    assert "timed against the baseline in the same call" in help_text

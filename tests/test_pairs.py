@@ -93,3 +93,49 @@ def test_sentence_sources(tmp_path, stsb_dev):
         load_sentences(str(empty))
     with pytest.raises(DataFileError, match="sentence file not found"):
         load_sentences(str(tmp_path / "nope.txt"))
+
+
+def test_stratified_sample_spreads_over_scores_and_genres_deterministically(stsb_dev):
+    from collections import Counter
+
+    import numpy as np
+
+    from slimlib.data.pairs import QUICK_PAIRS, stratified_sample
+
+    pairs = read_pairs(stsb_dev)
+    assert Counter(p.genre for p in pairs) == {"main-captions": 625, "main-news": 500, "main-forums": 375}
+    sample = stratified_sample(pairs, QUICK_PAIRS)
+    assert len(sample) == QUICK_PAIRS == len({id(p) for p in sample})
+    assert sample == stratified_sample(read_pairs(stsb_dev), QUICK_PAIRS)  # the same file, the same pairs
+    assert sample != pairs[:QUICK_PAIRS]  # not the first pairs (all captions, the easiest genre)
+    # Every genre in proportion (625:500:375 of 1,500), each spread over its score range.
+    share = Counter(p.genre for p in sample)
+    assert set(share) == {"main-captions", "main-news", "main-forums"}
+    for genre, count in Counter(p.genre for p in pairs).items():
+        assert abs(share[genre] - QUICK_PAIRS * count / len(pairs)) < 1
+    for genre in share:
+        full = np.array([p.score for p in pairs if p.genre == genre])
+        picked = np.array([p.score for p in sample if p.genre == genre])
+        assert np.abs(np.quantile(picked, [0.1, 0.5, 0.9]) - np.quantile(full, [0.1, 0.5, 0.9])).max() < 0.35
+    order = {id(p): i for i, p in enumerate(pairs)}
+    assert [order[id(p)] for p in sample] == sorted(order[id(p)] for p in sample)  # kept in file order
+    assert stratified_sample(pairs[:50], QUICK_PAIRS) == pairs[:50]  # a small file is scored whole
+
+
+def test_a_genre_column_of_a_headed_file_is_read(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("genre,sentence1,sentence2,score\nnews,a,b,1\nforum,c,d,2\nnews,e,f,3\n", encoding="utf-8")
+    assert [p.genre for p in read_pairs(path)] == ["news", "forum", "news"]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("a,b,c\n1,2,3\n", "my pairs.csv: unknown columns"),
+    ("sentence1,sentence2,score\nx,y,high\n", "my pairs.csv: line 2: score 'high'"),
+    (b"sentence1,sentence2,score\ncaf\xe9,b,1\n", "my pairs.csv: not UTF-8 text"),
+])
+def test_errors_can_name_the_file_as_the_user_knows_it(tmp_path, content, message):
+    path = tmp_path / "0123abcd.csv"  # e.g. the server's copy of an upload
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataFileError) as info:
+        read_pairs(path, name="my pairs.csv")
+    assert str(info.value).startswith(message) and str(path) not in str(info.value)

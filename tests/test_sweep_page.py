@@ -94,3 +94,135 @@ def _rows_or_empty(name: str, url: str) -> list[dict]:
         return store.study_rows(name, url)[1]
     except Exception:  # the subprocess has not created the study yet
         return []
+
+
+FAKE_SEARCH = '''
+import signal, sys, time
+
+def stop(*_):
+    # What a real local-engine search prints when stopped: the driver's line, then the tracker's warning.
+    print("slimlib: interrupted: 1 trial(s) in flight re-queued; run the same study to resume", file=sys.stderr)
+    print("/usr/lib/python3.11/multiprocessing/resource_tracker.py:254: UserWarning: resource_tracker: "
+          "There appear to be 2 leaked semaphore objects to clean up at shutdown", file=sys.stderr)
+    print("  warnings.warn('resource_tracker: There appear to be %d '", file=sys.stderr, flush=True)
+    sys.exit(130)
+
+signal.signal(signal.SIGINT, stop)
+print("slimlib: study stopme: 0 of 30 trials already finished", file=sys.stderr, flush=True)
+while True:
+    time.sleep(0.1)
+'''
+
+
+def test_stop_on_the_search_page_reads_stopped_and_enables_start_again(tiny_bert_path, tmp_path):
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+    from ui.config import default_config
+
+    script = tmp_path / "fake_search.py"
+    script.write_text(FAKE_SEARCH)
+    proc = SearchProcess("stopme", [sys.executable, str(script)])
+    try:
+        deadline = time.time() + 60
+        while "study stopme" not in " ".join(proc.log_tail()) and time.time() < deadline:
+            time.sleep(0.2)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.session_state["config"] = default_config(model=str(tiny_bert_path))
+        at.switch_page("pages/6_Search.py")
+        at.session_state["search.proc"] = proc
+        at.session_state["search.study"] = "stopme"
+        at.run()
+        assert not at.exception, at.exception
+        assert at.button(key="search.start").disabled  # a search is running
+        at.button(key="search.stop").click().run()
+        assert not at.exception, at.exception
+        assert proc.state == "stopped" and proc.returncode == 130
+        texts = [e.value for kind in ("info", "warning", "error", "success", "caption") for e in at.get(kind)]
+        assert any(t.startswith("Search stopped.") for t in texts), texts
+        assert not any("exit code" in t or "resource_tracker" in t or "failed" in t.lower() for t in texts), texts
+        assert not at.button(key="search.start").disabled  # Start is usable again right after the stop
+        at.run()  # and stays so on the next refresh, still saying "stopped", not failed
+        assert not at.button(key="search.start").disabled
+        assert any(i.value.startswith("Search stopped.") for i in at.info) and not at.warning
+    finally:
+        proc.kill()
+
+
+def test_a_search_that_fails_on_its_own_is_reported_with_its_log_but_no_library_noise(tmp_path):
+    import sys
+
+    script = tmp_path / "crash.py"
+    script.write_text("import sys\nprint('UserWarning: resource_tracker: leaked', file=sys.stderr)\n"
+                      "print('slimlib: error: --storage x: cannot open the study store', file=sys.stderr)\nsys.exit(2)\n")
+    proc = SearchProcess("crash", [sys.executable, str(script)])
+    proc.proc.wait(timeout=60)
+    assert proc.state == "failed"
+    assert proc.log_tail(3) == ["slimlib: error: --storage x: cannot open the study store"]
+    proc.kill()
+
+
+LEAKY = "import multiprocessing, os\nlock = multiprocessing.get_context(\"spawn\").Lock()\nos._exit(130)\n"
+
+
+def test_the_search_process_does_not_log_the_resource_trackers_leak_warning(tmp_path):
+    """A stopped local cluster leaves worker semaphores to the tracker, which warns at exit: not for users."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "leaky.py"
+    script.write_text(LEAKY)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert "resource_tracker" in plain.stderr  # what users saw in the Search page's message
+    proc = SearchProcess("leaky", [sys.executable, str(script)])
+    proc.proc.wait(timeout=60)
+    time.sleep(1)  # the tracker writes after its parent is gone
+    proc.kill()
+    assert "resource_tracker" not in proc.log_path.read_text()
+
+
+def test_search_trials_are_measured_like_explores_quick_evaluations(tiny_bert_path, monkeypatch):
+    """Same definition (quick: paired speed, stratified STS) and, one trial at a time, Explore's threads."""
+    import torch
+    from streamlit.testing.v1 import AppTest
+
+    import slimlib.sweep.background as background
+    from slimlib.sweep.driver import RunConfig
+    from slimlib.sweep.objectives import parse_objectives
+    from slimlib.workflows.evaluate import EvalOptions
+    from ui.config import default_config
+    from ui.evaluation import STSB_DEV, DataChoice
+
+    started = []
+
+    class Recorder:
+        def __init__(self, study, command):
+            self.study, self.command, self.started = study, command, time.time()
+            self.stop_requested = None
+            started.append(command)
+
+        running = False
+        returncode = None
+        state = "finished"
+
+        def log_tail(self, lines=8):
+            return []
+
+    monkeypatch.setattr(background, "SearchProcess", Recorder)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.session_state["config"] = default_config(model=str(tiny_bert_path))
+    at.switch_page("pages/6_Search.py")
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="search.start").click().run()
+    assert not at.exception, at.exception
+    command = started[0]
+    assert "--full" not in command  # quick, as Explore's live points
+    assert command[command.index("--threads-per-worker") + 1] == str(torch.get_num_threads())
+    assert command[command.index("--workers") + 1] == "1"
+
+    # A trial's evaluation options are Explore's quick ones, but for the worker's thread count.
+    trial = EvalOptions(**RunConfig("s", parse_objectives("size", False), data=str(STSB_DEV)).eval_options(threads=2))
+    explore = DataChoice(str(STSB_DEV), "dev", "d").options(quick=True)
+    explore.threads = 2
+    assert trial == explore

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from slimlib.report.charts import marker_sizes, tradeoff_figure
+import json
+
+from slimlib.report.charts import parallel_dimensions, parallel_figure, tradeoff_figure
 from slimlib.report.presets import PRESETS, judge, verdict
 from slimlib.report.references import LABEL, references
-from slimlib.report.tradeoff import baseline_metrics, dominated_flags, dominates, metrics_of, objectives_for, pareto_front, pareto_mask
+from slimlib.report.tradeoff import axis_edge, baseline_metrics, choose_y, dominated_flags, dominates, metrics_of, objectives_for, pareto_front, pareto_mask
 
 SIZE_ACC = objectives_for("size", "sts_retained")  # smaller size, higher accuracy
 
@@ -81,9 +83,85 @@ def test_tradeoff_figure_fades_dominated_and_marks_references():
     assert "current config" in by_name
 
 
-def test_marker_sizes_grow_with_latency():
-    sizes = marker_sizes([1.0, None, 3.0, 2.0])
-    assert sizes[0] < sizes[3] < sizes[2] and sizes[1] == sizes[0]
+def _chart_points():
+    return [
+        {"id": 1, "kind": "baseline", "label": "baseline", "evaluation": "quick", "size": 1.0, "speedup": 1.0,
+         "sts_retained": 1.0, "fidelity": 1.0, "latency_ms": 5.0},
+        {"id": 2, "kind": "config", "label": "FFN 50%", "evaluation": "quick", "size": 0.5, "speedup": 1.6,
+         "sts_retained": 0.95, "fidelity": 0.97, "latency_ms": 3.0, "size_mb": 45.0},
+        {"id": 3, "kind": "config", "label": "8-bit", "evaluation": "full", "size": 0.26, "speedup": 2.5,
+         "sts_retained": 0.99, "fidelity": 0.99, "latency_ms": 9.0},
+        {"id": 4, "kind": "config", "label": "4-bit", "evaluation": "quick", "size": 0.15, "speedup": None,
+         "sts_retained": 0.9, "fidelity": 0.95, "latency_ms": None,
+         "how": {"speedup": "not measured: no 4-bit kernel on this CPU"}},
+    ]
+
+
+def _traces(fig):
+    return {t["name"]: t for t in fig.to_dict()["data"]}
+
+
+def test_hover_names_metrics_and_the_recipe_not_raw_keys_or_json():
+    fig = tradeoff_figure(_chart_points(), x="size", y="sts_retained")
+    hover = " ".join(h for t in fig.to_dict()["data"] for h in (t.get("hovertext") or []))
+    assert "STS retained" in hover and "Size" in hover and "Latency" in hover and "8-bit" in hover
+    for raw in ("sts_retained", "latency_ms", "size_mb", '"op"', "{"):
+        assert raw not in hover, raw
+
+
+def test_marker_size_does_not_encode_latency():
+    traces = _traces(tradeoff_figure(_chart_points(), x="size", y="sts_retained"))
+    sizes = [traces[name]["marker"]["size"] for name in ("frontier configs", "baseline (measured here)")]
+    assert len({json.dumps(s) for s in sizes}) == 1  # 3 ms and 9 ms configs draw alike
+
+
+def test_configs_without_a_speed_are_drawn_at_the_axis_edge():
+    traces = _traces(tradeoff_figure(_chart_points(), x="speedup", y="sts_retained"))
+    missing = next(t for name, t in traces.items() if "not measured" in name)
+    assert list(missing["customdata"]) == [[4]] and list(missing["y"]) == [0.9]
+    assert missing["x"][0] < 1.0  # left of every measured speedup
+    assert "no 4-bit kernel" in missing["hovertext"][0]
+    assert axis_edge([1.0, 2.0], log=True) == pytest.approx(0.8)
+
+
+def test_without_sts_the_chart_falls_back_to_fidelity_and_says_so():
+    points = [{**p, "sts_retained": None} for p in _chart_points()]
+    y, note = choose_y(points, "sts_retained")
+    assert y == "fidelity" and "fidelity" in note
+    assert choose_y(_chart_points(), "sts_retained") == ("sts_retained", None)
+    assert choose_y(points, "fidelity") == ("fidelity", None)
+
+
+def test_quick_and_full_evaluations_have_different_markers_and_a_legend():
+    traces = _traces(tradeoff_figure(_chart_points(), x="size", y="sts_retained"))
+    symbols = {}
+    for name in ("frontier configs", "dominated configs"):
+        symbols.update(zip([c[0] for c in traces[name]["customdata"]], traces[name]["marker"]["symbol"]))
+    assert symbols[3] != symbols[2]  # full (id 3) vs quick (id 2)
+    assert any(name.startswith("quick evaluation") for name in traces)
+    assert any(name.startswith("full evaluation") for name in traces)
+
+
+def test_speed_axis_can_be_logarithmic():
+    assert tradeoff_figure(_chart_points(), x="speedup", y="sts_retained", log_x=True).to_dict()["layout"]["xaxis"]["type"] == "log"
+    assert "type" not in tradeoff_figure(_chart_points(), x="speedup", y="sts_retained").to_dict()["layout"]["xaxis"]
+
+
+def test_best_for_a_goal_is_marked():
+    traces = _traces(tradeoff_figure(_chart_points(), x="size", y="sts_retained", best_id=3))
+    assert list(traces["best for your goal"]["customdata"]) == [[3]]
+
+
+def test_parallel_coordinates_name_every_config_and_never_print_none():
+    rows = [{"size": 0.5, "params": 0.5, "speedup": 1.6, "sts_retained": 0.95, "fidelity": 0.97},
+            {"size": 0.15, "params": 1.0, "speedup": None, "sts_retained": 0.9, "fidelity": 0.95}]
+    dims, left_out = parallel_dimensions(rows)
+    assert left_out == ["speedup"] and [d["label"] for d in dims] == ["Size", "Parameters", "STS retained", "Fidelity"]
+    fig = parallel_figure(rows, names=["#2 FFN 50%", "#4 4-bit"]).to_dict()
+    line = fig["data"][0]["line"]
+    assert line["showscale"] and list(line["colorbar"]["ticktext"]) == ["#2 FFN 50%", "#4 4-bit"]
+    assert "None" not in json.dumps(fig) and "nan" not in json.dumps(fig).lower()
+    assert "Speedup" in json.dumps(fig["layout"]["annotations"])  # says which metric it left out
 
 
 def test_presets_build_valid_recipes_and_judge_claims():

@@ -59,15 +59,26 @@ DATA_MODES = ("STS Benchmark dev (shared data folder)", "upload a pair file", "a
 
 
 def data_picker() -> DataChoice:
-    """The labelled pairs for STS; fidelity on the project's own sentences is always measured."""
-    # Widget values vanish when another page is shown: keep the choice in a plain key too.
+    """The labelled pairs for STS; fidelity on the project's own sentences is always measured.
+
+    The choice lives in a plain session key ("data.saved"), because a widget's value vanishes when
+    another page is shown: the user's changes reach it through on_change callbacks (which a page
+    switch never calls), and every run seeds the widgets from it. An upload is kept as a server copy,
+    so it survives other pages too; removing the file in the uploader forgets it. Messages name the
+    user's file, never the server's copy."""
     saved = st.session_state.setdefault("data.saved", {"mode": DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3],
                                                        "path": "", "upload": None})
-    if "w.data_mode" not in st.session_state:
-        st.session_state["w.data_mode"] = saved["mode"]
-    if "w.data_path" not in st.session_state:
-        st.session_state["w.data_path"] = saved["path"]
-    mode = st.radio("Evaluation data", DATA_MODES, key="w.data_mode",
+
+    def keep(widget: str, field: str) -> None:
+        saved[field] = st.session_state.get(widget)
+
+    def upload_changed() -> None:
+        if st.session_state.get("w.data_upload") is None:  # the user removed the file
+            saved["upload"] = None
+
+    st.session_state["w.data_mode"] = saved["mode"] if saved.get("mode") in DATA_MODES else DATA_MODES[3]
+    st.session_state["w.data_path"] = saved.get("path") or ""
+    mode = st.radio("Evaluation data", DATA_MODES, key="w.data_mode", on_change=keep, args=("w.data_mode", "mode"),
                     help="Fidelity (cosine to the original model on the project's sentences) is always measured; "
                          "a labelled pair file adds STS Spearman.")
     saved["mode"] = mode
@@ -76,7 +87,7 @@ def data_picker() -> DataChoice:
             return data_choice(str(STSB_DEV), "STS-B dev")
         if mode == DATA_MODES[1]:
             upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score)",
-                                      type=["csv", "tsv", "txt"], key="w.data_upload")
+                                      type=["csv", "tsv", "txt"], key="w.data_upload", on_change=upload_changed)
             if upload is not None:
                 saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
             if saved["upload"] is None:
@@ -85,11 +96,14 @@ def data_picker() -> DataChoice:
             path, name = saved["upload"]
             if upload is None:
                 st.caption(f"Using the file uploaded earlier: {name}")
-            return data_choice(path, name)
+            try:
+                return data_choice(path, name, name=name)
+            except SlimlibError as exc:  # whatever raised it, the user knows the file by its own name
+                raise type(exc)(str(exc).replace(path, name)) from None
         if mode == DATA_MODES[2]:
-            path = st.text_input("Pair file path", key="w.data_path").strip()
+            path = st.text_input("Pair file path", key="w.data_path", on_change=keep, args=("w.data_path", "path"))
             saved["path"] = path
-            return data_choice(path, Path(path).name) if path else NO_DATA
+            return data_choice(path.strip(), Path(path.strip()).name) if path.strip() else NO_DATA
     except SlimlibError as exc:
         st.error(str(exc))
         return NO_DATA

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from slimlib.workflows.evaluate import EvalOptions, evaluate
+from slimlib.workflows.evaluate import QUICK_DEFINITION, EvalOptions, evaluate
 from slimlib.history import Entry
-from slimlib.data.pairs import read_pairs
+from slimlib.data.pairs import QUICK_PAIRS, read_pairs  # noqa: F401  (QUICK_PAIRS: one definition, in slimlib)
 from slimlib.paths import PROJECT_DIR, data_dir
 from slimlib.ops.recipe import Recipe
 
 from .resources import base_model, history
 
 STSB_DEV = PROJECT_DIR.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
-# Quick (interactive) evaluations score STS on the first pairs only, so a control change shows
-# its point within seconds; the full evaluation uses every pair.
-QUICK_PAIRS = 100
+# Quick (interactive) evaluations score STS on a fixed stratified sample of QUICK_PAIRS pairs and time
+# speed against the baseline in the same call (slimlib.workflows.evaluate, the CLI's `eval --quick`), so a
+# control change shows its point within seconds; the full evaluation uses every pair.
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,14 @@ class DataChoice:
     digest: str = ""
 
     def key(self, quick: bool) -> str:
+        """The history key: the file's content, and for quick results the quick definition they follow."""
+        quick_part = f"quick{QUICK_DEFINITION}-{QUICK_PAIRS}"
         if not self.path:
-            return "none"
-        return f"{self.digest}:{QUICK_PAIRS if quick else 'all'}"
+            return f"none:quick{QUICK_DEFINITION}" if quick else "none"
+        return f"{self.digest}:{quick_part if quick else 'all'}"
 
     def options(self, quick: bool) -> EvalOptions:
-        return EvalOptions(data=self.path, quick=quick, max_pairs=QUICK_PAIRS if quick else None)
+        return EvalOptions(data=self.path, quick=quick)
 
 
 NO_DATA = DataChoice(None, "none (fidelity only)")
@@ -55,17 +57,19 @@ def file_digest(path: str | Path) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _validated(path: str, mtime: float) -> tuple[str, int]:
+def _validated(path: str, mtime: float, name: str | None = None) -> tuple[str, int]:
     """Read once to fail early with the file's own error; returns (digest, pairs)."""
-    return file_digest(path), len(read_pairs(path))
+    return file_digest(path), len(read_pairs(path, name))
 
 
-def data_choice(path: str, label: str) -> DataChoice:
-    """A checked pair file (raises DataFileError with a one-line message)."""
+def data_choice(path: str, label: str, name: str | None = None) -> DataChoice:
+    """A checked pair file (raises DataFileError with a one-line message).
+
+    `name` is what messages call the file (an upload's own name rather than the server's copy)."""
     resolved = Path(path).expanduser()
     if not resolved.is_file():
-        read_pairs(resolved)  # raises the standard "pair file not found" message
-    digest, count = _validated(str(resolved.resolve()), resolved.stat().st_mtime)
+        read_pairs(resolved, name)  # raises the standard "pair file not found" message
+    digest, count = _validated(str(resolved.resolve()), resolved.stat().st_mtime, name)
     return DataChoice(str(resolved.resolve()), f"{label} ({count} pairs)", digest)
 
 

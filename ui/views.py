@@ -1,89 +1,203 @@
-"""Drawing pieces shared by the pages: metric cards, the trade-off chart, the background-job panel."""
+"""Drawing pieces shared by the pages: metric cards, the trade-off chart, the goal editor, the
+background-job panel."""
 from __future__ import annotations
-
-import json
 
 import streamlit as st
 
-from slimlib.report.charts import tradeoff_figure
+from slimlib.errors import SlimlibError
 from slimlib.history import Entry
+from slimlib.ops.registry import recipe_label  # noqa: F401  (re-exported for the pages)
+from slimlib.report.charts import tradeoff_figure
+from slimlib.report.goal import DEFAULT_GOAL, Constraint, Goal, GoalOutcome
 from slimlib.report.references import references
-from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, METRICS, baseline_metrics, metrics_of
+from slimlib.report.result import CARD_METRICS, METRICS, EvalResult, measurement_text
+from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, baseline_metrics, metrics_of
 
+from . import state
 from .jobs import Job
 
-from slimlib.ops.registry import recipe_label  # noqa: E402  (re-exported for the pages)
 
 def entry_point(entry: Entry) -> dict:
-    """One history row as a chart point."""
-    baseline = not entry.recipe.get("steps")
-    metrics = baseline_metrics(entry.result) if baseline else metrics_of(entry.result)
+    """One history row as a chart point: every metric, its recipe label, quick or full, and how the
+    speed and STS were obtained (for points drawn without them)."""
+    result = EvalResult.from_dict(entry.result)
+    baseline = result.is_baseline or not entry.recipe.get("steps")
+    metrics = baseline_metrics(result) if baseline else metrics_of(result)
     return {
         **metrics,
         "id": entry.id,
         "kind": "baseline" if baseline else "config",
-        "label": ("baseline" if baseline else recipe_label(entry.recipe)) + (" (full)" if not entry.quick else ""),
+        "label": "baseline" if baseline else recipe_label(entry.recipe),
         "evaluation": "quick" if entry.quick else "full",
-        "recipe_text": json.dumps(entry.recipe.get("steps", []), sort_keys=True),
+        "data": entry.data_label,
+        "how": {key: METRICS[key].how(result) for key in X_CHOICES + Y_CHOICES},
     }
 
 
-def _fmt_delta(value, base, unit_fmt, invert=False):
-    if value is None or base in (None, 0):
+# Card deltas: relative change for amounts (size, parameters, speed), a difference for scores.
+DIFFERENCE = {"sts_spearman": "{:+.2f}", "fidelity": "{:+.4f}"}
+
+
+def card_delta(key: str, value: float | None, base: float | None) -> str | None:
+    if value is None or base is None:
         return None
-    change = value / base - 1
-    return f"{change:+.1%}"
+    if key in DIFFERENCE:
+        return DIFFERENCE[key].format(value - base)
+    if base == 0:
+        return None
+    return f"{value / base - 1:+.1%}"
 
 
 def metric_cards(entry: Entry) -> None:
-    """Size, speed and accuracy with deltas against the baseline and how each was obtained."""
-    result = entry.result
-    comp, base, labels, ratios = result["compressed"], result["baseline"], result.get("labels", {}), result.get("ratios", {})
-    cols = st.columns(5)
-    cols[0].metric("Size", f"{comp['size_bytes'] / 1e6:.1f} MB", _fmt_delta(comp["size_bytes"], base["size_bytes"], None),
-                   delta_color="inverse", help=f"baseline {base['size_bytes'] / 1e6:.1f} MB")
-    cols[0].caption(labels.get("size_bytes", "measured"))
-    cols[1].metric("Parameters", f"{comp['params'] / 1e6:.2f} M", _fmt_delta(comp["params"], base["params"], None),
-                   delta_color="inverse", help=f"baseline {base['params'] / 1e6:.2f} M")
-    cols[1].caption(labels.get("params", "measured"))
-    speed = comp.get("sentences_per_s")
-    cols[2].metric("Speed", f"{speed:.0f} sent/s" if speed else "n/a",
-                   f"{ratios['speedup']:.2f}x" if ratios.get("speedup") else None,
-                   help=f"baseline {base.get('sentences_per_s') or 0:.0f} sent/s, measured interleaved in one process")
-    cols[2].caption(labels.get("sentences_per_s", "measured"))
-    sts, base_sts = comp.get("sts_spearman"), base.get("sts_spearman")
-    cols[3].metric("Accuracy (STS x100)", f"{sts:.2f}" if sts is not None else "n/a",
-                   f"{sts - base_sts:+.2f}" if sts is not None and base_sts is not None else None,
-                   help=f"baseline {base_sts:.2f}" if base_sts is not None else "choose a pair file to measure STS")
-    cols[3].caption(labels.get("sts_spearman", "measured") if sts is not None else "no pair file")
-    fid = comp.get("fidelity_cosine")
-    cols[4].metric("Fidelity (cosine)", f"{fid:.4f}" if fid is not None else "n/a",
-                   f"{fid - 1:+.4f}" if fid is not None else None, help="mean cosine to the original model's embeddings")
-    cols[4].caption(labels.get("fidelity_cosine", "measured"))
-    m = result.get("measurement", {})
-    st.caption(f"{'Quick' if m.get('quick') else 'Full'} evaluation: speed on {m.get('speed_sentences')} sentences x "
-               f"{m.get('speed_runs')} runs, fidelity on {m.get('fidelity_sentences')} sentences"
-               + (f", STS on {m.get('data_pairs')} pairs" if m.get("data_pairs") else "")
-               + f", {m.get('threads')} threads.")
+    """One card per CARD_METRICS metric: value, change against the baseline, how it was obtained."""
+    result = EvalResult.from_dict(entry.result)
+    for col, key in zip(st.columns(len(CARD_METRICS)), CARD_METRICS):
+        m = METRICS[key]
+        value, base = m.value(result), m.baseline_value(result)
+        col.metric(m.card or m.name, m.format(value, compact=True, missing="n/a"), card_delta(key, value, base),
+                   delta_color="inverse" if m.direction == "min" else "normal",
+                   help=f"{m.help}. Baseline: {m.format(base, compact=True)}.")
+        col.caption(m.how(result))
+    st.caption(measurement_text(result)[0].upper() + measurement_text(result)[1:])
 
 
-def axis_pickers() -> tuple[str, str]:
-    cols = st.columns(2)
-    x = cols[0].radio("x axis", X_CHOICES, horizontal=True, key="view.x", format_func=lambda k: METRICS[k].label)
-    y = cols[1].radio("y axis", Y_CHOICES, horizontal=True, key="view.y", format_func=lambda k: METRICS[k].label)
-    return x, y
+def axis_pickers() -> tuple[str, str, bool]:
+    cols = st.columns([2, 2, 1])
+    x = cols[0].radio("x axis", X_CHOICES, horizontal=True, key="view.x", format_func=lambda k: METRICS[k].name)
+    y = cols[1].radio("y axis", Y_CHOICES, horizontal=True, key="view.y", format_func=lambda k: METRICS[k].name)
+    log = cols[2].checkbox("log speed axis", key="view.log", disabled=x != "speedup",
+                           help="Static embeddings and int8 can sit at 50-100x: a log axis keeps the rest readable.")
+    return x, y, bool(log and x == "speedup")
 
 
-def tradeoff_chart(entries: list[Entry], x: str, y: str, current_id: int | None, key: str):
+def chart_points(entries: list[Entry]) -> list[dict]:
+    return [entry_point(e) for e in entries]
+
+
+def tradeoff_chart(points: list[dict], x: str, y: str, current_id: int | None, key: str, log_x: bool = False,
+                   best_id: int | None = None):
     """Draw the chart; returns the selected history id (a click on a config point) or None."""
-    points = [entry_point(e) for e in entries]
-    fig = tradeoff_figure(points, x=x, y=y, references=references(), current_id=current_id)
+    fig = tradeoff_figure(points, x=x, y=y, references=references(), current_id=current_id, log_x=log_x,
+                          best_id=best_id)
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", width="stretch")
     for point in (event.selection.points if event else []) or []:
         custom = point.get("customdata")
         if custom and custom[0] is not None:
             return int(custom[0])
     return None
+
+
+# The goal -------------------------------------------------------------------------------------
+# Every metric can be in a goal (a shared link may name any); the usual ones first.
+GOAL_METRICS = tuple(dict.fromkeys(("sts_retained", "fidelity", "size_mb", "size", "params", "speedup", "latency_ms",
+                                    *METRICS)))
+SUGGESTED_BOUND = {"sts_retained": 0.97, "fidelity": 0.98, "size_mb": 25.0, "size": 0.5, "params": 0.8,
+                   "speedup": 2.0, "latency_ms": 5.0, "sts_spearman": 80.0, "fidelity_spearman": 95.0}
+WHOLE_UNITS = ("size_mb", "latency_ms", "param_count", "sentences_per_s", "sts_spearman", "fidelity_spearman")
+OBJECTIVES = ("one metric", "weighted score")
+
+
+# Short names where two metrics share one (a ratio and an absolute value).
+GOAL_NAMES = {"size": "Size (x baseline)", "size_mb": "Size (MB)", "params": "Parameters (x baseline)",
+              "param_count": "Parameters (count)"}
+
+
+def _goal_name(key: str) -> str:
+    return GOAL_NAMES.get(key, METRICS[key].name)
+
+
+def _seed_goal_widgets(goal: Goal) -> None:
+    ss = st.session_state
+    ss["w.goal.on"] = True
+    ss["w.goal.constraints"] = [c.metric for c in goal.constraints if c.metric in GOAL_METRICS]
+    for c in goal.constraints:
+        ss[f"w.goal.bound.{c.metric}"] = float(c.bound)
+    ss["w.goal.kind"] = OBJECTIVES[1] if goal.weights else OBJECTIVES[0]
+    if goal.objective in GOAL_METRICS:
+        ss["w.goal.objective"] = goal.objective
+    if goal.weights:
+        ss["w.goal.weighted"] = [k for k, _ in goal.weights if k in GOAL_METRICS]
+        for k, w in goal.weights:
+            ss[f"w.goal.weight.{k}"] = float(w)
+
+
+def goal_editor() -> Goal | None:
+    """Constraints and an objective; the text form is the session's goal (and the link's `goal`)."""
+    ss = st.session_state
+    current = state.goal_text()
+    if ss.pop("goal_reseed", False) or "w.goal.on" not in ss:
+        ss["w.goal.on"] = bool(current)
+        if current:
+            try:
+                _seed_goal_widgets(Goal.parse(current))
+            except SlimlibError:
+                ss["w.goal.on"] = False
+    on = st.toggle("Rank the configs by a goal", key="w.goal.on",
+                   help="Say what you need (e.g. STS retained at least 97%, size at most 25 MB) and what to make as good "
+                        "as possible; the chart marks the best config and the table says how far each one is.")
+    if not on:
+        state.set_goal(None)
+        return None
+    if "w.goal.constraints" not in ss:
+        _seed_goal_widgets(DEFAULT_GOAL)
+    cols = st.columns([3, 2])
+    chosen = cols[0].multiselect("Constraints on", GOAL_METRICS, key="w.goal.constraints", format_func=_goal_name)
+    constraints = []
+    bound_cols = cols[0].columns(max(len(chosen), 1))
+    for col, key in zip(bound_cols, chosen):
+        m = METRICS[key]
+        widget = f"w.goal.bound.{key}"
+        ss.setdefault(widget, SUGGESTED_BOUND.get(key, 1.0))
+        bound = col.number_input(f"{_goal_name(key)} {'at least' if m.direction == 'max' else 'at most'}", key=widget,
+                                 min_value=0.0, step=1.0 if key in WHOLE_UNITS else 0.01,
+                                 format="%.1f" if key in WHOLE_UNITS else "%.3f",
+                                 help=f"{m.unit}; {m.help}.")
+        constraints.append(Constraint(key, ">=" if m.direction == "max" else "<=", float(bound)))
+    kind = cols[1].radio("Make as good as possible", OBJECTIVES, key="w.goal.kind", horizontal=True)
+    if kind == OBJECTIVES[0]:
+        ss.setdefault("w.goal.objective", "speedup")
+        objective = cols[1].selectbox("Metric", GOAL_METRICS, key="w.goal.objective", format_func=_goal_name)
+        goal = Goal(tuple(constraints), objective)
+    else:
+        ss.setdefault("w.goal.weighted", ["speedup", "sts_retained"])
+        weighted = cols[1].multiselect("Score on", GOAL_METRICS, key="w.goal.weighted", format_func=_goal_name)
+        weights = []
+        for key in weighted:
+            widget = f"w.goal.weight.{key}"
+            ss.setdefault(widget, 1.0)
+            weights.append((key, float(cols[1].number_input(f"weight of {METRICS[key].name}", key=widget, min_value=0.0,
+                                                              step=0.5))))
+        cols[1].caption("score = sum of weight x log(value), smaller-is-better metrics negative: 1% better on a "
+                        "metric adds about weight/100.")
+        goal = Goal(tuple(constraints), None, tuple(weights)) if weights else Goal(tuple(constraints), None)
+    state.set_goal(goal)
+    return goal
+
+
+def goal_table(points: list[dict], outcome: GoalOutcome, goal: Goal) -> list[dict]:
+    """One row per point: the best first, then the configs that meet the goal by score, then those
+    that miss it by how far, then those the goal cannot judge (a metric not measured)."""
+    def order(score):
+        if score.index in outcome.ties:
+            return (0, outcome.ties.index(score.index))
+        if score.feasible and score.score is not None:
+            return (1, -score.score)
+        if score.feasible is False:
+            return (2, score.distance)
+        return (3, score.index)
+
+    rows = []
+    for score in sorted(outcome.scores, key=order):
+        p = points[score.index]
+        row = {"config": f"#{p.get('id')} {p.get('label')}", "evaluation": p.get("evaluation"),
+               "goal": ("best: " if score.index == outcome.best else
+                        "closest: " if score.index == outcome.closest else "") + score.status(),
+               "distance": "-" if score.distance is None else f"{score.distance:.3f}",
+               "score": "-" if score.score is None else f"{score.score:.4g}"}
+        for key in goal.metrics():
+            row[METRICS[key].name] = METRICS[key].format(p.get(key))
+        rows.append(row)
+    return rows
 
 
 def job_panel(on_done=None) -> None:

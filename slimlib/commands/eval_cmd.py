@@ -1,17 +1,36 @@
-"""`python -m slimlib eval RECIPE.json [--data PAIRS] [--threads N] [--json]`"""
+"""`python -m slimlib eval RECIPE.json [--data PAIRS] [--threads N] [--quick] [--json]`"""
 from __future__ import annotations
 
+import argparse
+
+from ..data.pairs import QUICK_PAIRS
+from ..measure.metrics import QUICK_ROUNDS
 from .common import load_recipe, print_json, tqdm_progress
+
+QUICK_HELP = f"""--quick measures what the app shows live (the same definition everywhere: the app, eval, sweep
+and search unless --full):
+  speed     timed against the baseline in the same call, alternating the two models batch by
+            batch over ~100 sentences x {QUICK_ROUNDS} rounds, each batch's best round (so the empty
+            recipe reads about 1.00x; a busy machine adds noise to every speed)
+  fidelity  on those ~100 sentences
+  STS       on a fixed stratified sample of {QUICK_PAIRS} pairs of --data (evenly spaced over the score
+            range within each genre; the same file always gives the same sample), the baseline on the
+            same sample; "measurement" says data_pairs of data_pairs_total
+Without --quick: every pair, 300 fidelity sentences, speed as the median of whole passes over ~350.
+"""
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="apply a recipe and measure it against its baseline",
-                       description="Apply RECIPE to a copy of its base model and measure params, size, speed, "
-                                   "STS Spearman (with --data) and fidelity against the uncompressed baseline.")
+                       description="Apply RECIPE to a copy of its base model and measure params, size, speed,\n"
+                                   "STS Spearman (with --data) and fidelity against the uncompressed baseline.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=QUICK_HELP)
     p.add_argument("recipe", help="recipe JSON file")
     p.add_argument("--data", help="labelled pair file (STS Benchmark TSV, or CSV/TSV with sentence1,sentence2,score)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    p.add_argument("--quick", action="store_true", help="measure on a subset (what the app shows live)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"measure on subsets, as the app does live: STS on a stratified sample of {QUICK_PAIRS} pairs, "
+                        "speed paired with the baseline on ~100 sentences (see below)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

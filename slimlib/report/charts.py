@@ -11,14 +11,21 @@ from typing import Iterable, Sequence
 
 import plotly.graph_objects as go
 
-from .tradeoff import METRICS, dominated_flags, objectives_for, pareto_front
+from .result import METRICS
+from .tradeoff import dominated_flags, objectives_for, pareto_front, place_points
 
 FRONT_COLOR = "#1f77b4"
 FADED_OPACITY = 0.25
 BASELINE_COLOR = "#2ca02c"
 REFERENCE_COLOR = "#7f7f7f"
 CURRENT_COLOR = "#d62728"
-MIN_MARKER, MAX_MARKER = 9, 26
+BEST_COLOR = "#ff7f0e"
+MISSING_COLOR = "#8c564b"
+MARKER = 12  # every config the same size: size on this chart already means "bytes" on one axis
+# Quick evaluations (a subset of the data) and full ones are told apart by the marker's shape.
+SYMBOLS = {("config", "quick"): "circle", ("config", "full"): "diamond",
+           ("baseline", "quick"): "star", ("baseline", "full"): "star-diamond"}
+HOVER_METRICS = ("size_mb", "latency_ms", "sts_spearman")
 
 
 def _records(points) -> list[dict]:
@@ -32,81 +39,94 @@ def _placeable(point: dict, *keys: str) -> bool:
     return all(point.get(k) is not None and point.get(k) == point.get(k) for k in keys)  # NaN != NaN
 
 
-def marker_sizes(values: Sequence[float | None]) -> list[float]:
-    """Marker diameters growing with the value (latency): slower configs draw bigger."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return [MIN_MARKER] * len(values)
-    low, high = min(known), max(known)
-    span = high - low
-    out = []
-    for v in values:
-        if v is None:
-            out.append(MIN_MARKER)
-        elif span <= 0:
-            out.append((MIN_MARKER + MAX_MARKER) / 2)
-        else:
-            out.append(round(MIN_MARKER + (MAX_MARKER - MIN_MARKER) * (v - low) / span, 2))
-    return out
+def symbol_of(point: dict) -> str:
+    kind = "baseline" if point.get("kind") == "baseline" else "config"
+    return SYMBOLS[(kind, "full" if point.get("evaluation") == "full" else "quick")]
 
 
-def _hover(point: dict, x: str, y: str) -> str:
+def hover_text(point: dict, x: str, y: str) -> str:
+    """The point's recipe label, then each shown metric by its name and unit (never raw keys)."""
     lines = [f"<b>{point.get('label') or 'config'}</b>"]
-    for key in dict.fromkeys((x, y, "latency_ms", "size_mb", "sts_spearman")):
+    for key in dict.fromkeys((x, y, *HOVER_METRICS)):
+        metric = METRICS.get(key)
+        if metric is None:
+            continue
+        if key == x and point.get("x_missing"):
+            how = (point.get("how") or {}).get(x)
+            lines.append(f"{metric.name}: not measured" + (f" ({how})" if how and how != "measured" else "")
+                         + "; drawn at the axis edge")
+            continue
         value = point.get(key)
         if value is not None:
-            lines.append(f"{key}: {value:.4g}" if isinstance(value, (int, float)) else f"{key}: {value}")
+            lines.append(f"{metric.name}: {metric.format(value)} <i>({metric.unit})</i>")
     if point.get("evaluation"):
-        lines.append(f"evaluation: {point['evaluation']}")
-    if point.get("recipe_text"):
-        lines.append(point["recipe_text"].replace("\n", "<br>"))
+        lines.append(f"{point['evaluation']} evaluation" + (f" on {point['data']}" if point.get("data") else ""))
+    if point.get("goal_text"):
+        lines.append(f"goal: {point['goal_text']}")
     return "<br>".join(lines)
 
 
-def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", size: str | None = "latency_ms",
-                    references: Iterable[dict] = (), current_id=None, title: str | None = None) -> go.Figure:
+def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", references: Iterable[dict] = (),
+                    current_id=None, title: str | None = None, log_x: bool = False, best_id=None) -> go.Figure:
     """Every evaluated config as a point, the Pareto frontier drawn, dominated points faded.
 
-    `points` are dicts with the metric keys of `slimlib.report.tradeoff.METRICS` plus `id` (returned on
-    selection as customdata), `label`, `recipe_text` (hover) and `kind` ("config" or "baseline").
+    `points` are dicts with the metric keys of `slimlib.report.result.METRICS` plus `id` (returned on
+    selection as customdata), `label` (the recipe's label), `kind` ("config" or "baseline") and
+    `evaluation` ("quick" or "full", drawn as circles and diamonds). Points with a y value but no x
+    value (speed not measured) are drawn at the axis edge, labelled, instead of vanishing.
     `references` are published anchors (`slimlib.report.references`), drawn apart and labelled
-    "published, not measured here", with their source in the hover text.
+    "published, not measured here", with their source in the hover text. `best_id` marks the
+    config a goal picked (slimlib.report.goal).
     """
-    records = [p for p in _records(points) if _placeable(p, x, y)]
+    records, missing = place_points(_records(points), x, y, log_x=log_x)
     objectives = objectives_for(x, y)
     dominated = dominated_flags(records, objectives)
-    sizes = marker_sizes([p.get(size) if size else None for p in records])
     fig = go.Figure()
 
-    def scatter(name, chosen, **marker):
-        idx = [i for i in chosen]
-        if not idx:
+    def scatter(name, rows, color, opacity, showlegend=True, **extra):
+        if not rows:
             return
         fig.add_trace(go.Scatter(
-            name=name, mode="markers",
-            x=[records[i][x] for i in idx], y=[records[i][y] for i in idx],
-            customdata=[[records[i].get("id")] for i in idx],
-            hovertext=[_hover(records[i], x, y) for i in idx], hoverinfo="text",
-            marker=dict(size=[sizes[i] for i in idx], line=dict(width=1, color="white"), **marker),
+            name=name, mode="markers", showlegend=showlegend,
+            x=[r[x] for r in rows], y=[r[y] for r in rows],
+            customdata=[[r.get("id")] for r in rows],
+            hovertext=[hover_text(r, x, y) for r in rows], hoverinfo="text",
+            marker=dict(size=MARKER, symbol=[symbol_of(r) for r in rows], color=color, opacity=opacity,
+                        line=dict(width=1, color="white")), **extra,
         ))
 
     configs = [i for i, p in enumerate(records) if p.get("kind", "config") == "config"]
-    scatter("frontier configs", [i for i in configs if not dominated[i]], color=FRONT_COLOR, opacity=0.95)
-    scatter("dominated configs", [i for i in configs if dominated[i]], color=FRONT_COLOR, opacity=FADED_OPACITY)
-    scatter("baseline (measured here)", [i for i, p in enumerate(records) if p.get("kind") == "baseline"],
-            color=BASELINE_COLOR, symbol="star", opacity=1.0)
+    scatter("frontier configs", [records[i] for i in configs if not dominated[i]], FRONT_COLOR, 0.95)
+    scatter("dominated configs", [records[i] for i in configs if dominated[i]], FRONT_COLOR, FADED_OPACITY)
+    scatter("baseline (measured here)", [p for p in records if p.get("kind") == "baseline"], BASELINE_COLOR, 1.0)
+    if missing:
+        name = f"{METRICS[x].name.lower()} not measured (drawn at the axis edge)"
+        scatter(name, missing, MISSING_COLOR, 0.9)
+        fig.add_annotation(x=missing[0][x], y=1.0, yref="paper", text=f"{METRICS[x].name.lower()} not measured",
+                           showarrow=False, textangle=-90, xanchor="right", font=dict(size=11, color=MISSING_COLOR))
 
     front = pareto_front(records, objectives)
     if len(front) > 1:
         fig.add_trace(go.Scatter(name="Pareto frontier", mode="lines", x=[p[x] for p in front], y=[p[y] for p in front],
                                  line=dict(color=FRONT_COLOR, width=1.5, dash="dot", shape="hv"), hoverinfo="skip"))
 
-    current = [i for i, p in enumerate(records) if current_id is not None and p.get("id") == current_id]
-    if current:
-        i = current[0]
-        fig.add_trace(go.Scatter(name="current config", mode="markers", x=[records[i][x]], y=[records[i][y]],
-                                 customdata=[[records[i].get("id")]], hovertext=[_hover(records[i], x, y)], hoverinfo="text",
-                                 marker=dict(size=sizes[i] + 10, color="rgba(0,0,0,0)", line=dict(width=3, color=CURRENT_COLOR))))
+    everything = records + missing
+    # Rings around the current config and the goal's best (open symbols draw in the marker colour).
+    for ring_id, name, symbol, color, size in ((current_id, "current config", "circle-open", CURRENT_COLOR, MARKER + 10),
+                                               (best_id, "best for your goal", "star-open", BEST_COLOR, MARKER + 20)):
+        hit = [p for p in everything if ring_id is not None and p.get("id") == ring_id]
+        if hit:
+            p = hit[0]
+            fig.add_trace(go.Scatter(name=name, mode="markers", x=[p[x]], y=[p[y]], customdata=[[p.get("id")]],
+                                     hovertext=[hover_text(p, x, y)], hoverinfo="text",
+                                     marker=dict(size=size, symbol=symbol, color=color, line=dict(width=3, color=color))))
+
+    # Legend entries for the marker shapes (empty traces: they only explain quick vs full).
+    shown = {p.get("evaluation", "quick") for p in everything}
+    for evaluation, text in (("quick", "quick evaluation (subset of the data)"), ("full", "full evaluation (all data)")):
+        if evaluation in shown:
+            fig.add_trace(go.Scatter(name=text, mode="markers", x=[None], y=[None], hoverinfo="skip",
+                                     marker=dict(size=MARKER, symbol=SYMBOLS[("config", evaluation)], color="#555")))
 
     refs = [r for r in references if _placeable(r, x, y) and r.get("on_chart", True)]
     if refs:
@@ -121,12 +141,12 @@ def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", size: str 
         ))
 
     fig.update_layout(
-        title=title, template="plotly_white", height=460, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis_title=METRICS[x].label, yaxis_title=METRICS[y].label,
+        title=title, template="plotly_white", height=480, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis_title=METRICS[x].label + (" — log scale" if log_x else ""), yaxis_title=METRICS[y].label,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         clickmode="event+select", dragmode="pan",
     )
-    if x == "speedup" and any(r[x] > 10 for r in refs):
+    if log_x:
         fig.update_xaxes(type="log")
     return fig
 
@@ -176,21 +196,63 @@ def treemap_figure(rows: Sequence[dict], title: str | None = None) -> go.Figure:
     return fig
 
 
-def parallel_figure(rows: Sequence[dict], dimensions: Sequence[str] = ("size", "params", "speedup", "sts_retained", "fidelity"),
-                    names: Sequence[str] | None = None) -> go.Figure:
-    """Configs side by side as lines across the metrics (parallel coordinates)."""
-    rows = list(rows)
-    dims = []
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+PARALLEL_METRICS = ("size", "params", "speedup", "sts_retained", "fidelity")
+
+
+def parallel_dimensions(rows: Sequence[dict], dimensions: Sequence[str] = PARALLEL_METRICS) -> tuple[list[dict], list[str]]:
+    """The axes to draw and the metrics left out. A metric is drawn only when every chosen config
+    has it: parallel coordinates cannot draw a gap, and a missing value must not read as a number."""
+    drawn, left_out = [], []
     for key in dimensions:
         values = [r.get(key) for r in rows]
-        if all(v is None for v in values):
+        if any(v is None or v != v for v in values):
+            left_out.append(key)
             continue
-        filled = [float("nan") if v is None else float(v) for v in values]
-        dims.append(dict(label=key, values=filled))
+        drawn.append(dict(label=METRICS[key].name, values=[float(v) for v in values]))
+    return drawn, left_out
+
+
+def parallel_figure(rows: Sequence[dict], dimensions: Sequence[str] = PARALLEL_METRICS,
+                    names: Sequence[str] | None = None) -> go.Figure:
+    """Configs side by side as lines across the metrics (parallel coordinates), one colour per
+    config with its name in the colour bar (parcoords has no legend of its own)."""
+    rows = list(rows)
+    names = list(names) if names else [f"config {i + 1}" for i in range(len(rows))]
+    dims, left_out = parallel_dimensions(rows, dimensions)
+    n = max(len(rows), 1)
+    colors = [PALETTE[i % len(PALETTE)] for i in range(n)]
+    scale = []
+    for i, color in enumerate(colors):  # a stepped colour scale: config i gets exactly colour i
+        scale += [[i / n, color], [(i + 1) / n, color]]
     fig = go.Figure(go.Parcoords(
-        line=dict(color=list(range(len(rows))), colorscale="Turbo", showscale=False),
+        line=dict(color=list(range(len(rows))), colorscale=scale, cmin=-0.5, cmax=n - 0.5, showscale=True,
+                  colorbar=dict(title=dict(text="config"), tickvals=list(range(n)), ticktext=names[:n], len=0.9)),
         dimensions=dims,
     ))
-    fig.update_layout(height=380, margin=dict(l=60, r=60, t=50, b=20),
-                      title="; ".join(f"{i}: {n}" for i, n in enumerate(names)) if names else None)
+    note = ("not drawn (not measured for every config): " + ", ".join(METRICS[k].name for k in left_out)) if left_out else None
+    fig.update_layout(height=380, margin=dict(l=60, r=140, t=40, b=40 if note else 20))
+    if note:
+        fig.add_annotation(text=note, x=0, y=-0.12, xref="paper", yref="paper", showarrow=False, xanchor="left",
+                           font=dict(size=11, color="#666"))
+    return fig
+
+
+def interaction_figure(matrix: Sequence[Sequence[float | None]], x_values: Sequence, y_values: Sequence, title: str,
+                       x_title: str, y_title: str, diverging: bool = False, fmt: str = "{:.3f}") -> go.Figure:
+    """One knob-by-knob grid as a heatmap with the value printed in each cell ("-" not measured yet).
+    `diverging` centres the colour scale on 0 (for measured minus predicted)."""
+    z = [[None if v is None else float(v) for v in row] for row in matrix]
+    text = [["-" if v is None else (("+" if diverging and v > 0 else "") + fmt.format(v)) for v in row] for row in z]
+    known = [abs(v) for row in z for v in row if v is not None]
+    extra = dict(colorscale="RdBu", zmid=0.0) if diverging else dict(colorscale="Viridis")
+    if diverging and known:
+        extra.update(zmin=-max(known), zmax=max(known))
+    fig = go.Figure(go.Heatmap(z=z, x=[str(v) for v in x_values], y=[str(v) for v in y_values], text=text,
+                               texttemplate="%{text}", hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y}}<br>%{{text}}<extra></extra>",
+                               textfont=dict(size=12), showscale=True, colorbar=dict(thickness=10), **extra))
+    # The knob names stay in the hover text: tick labels ("8-bit", "heads -6/layer") already say them, and axis
+    # titles would squeeze three heatmaps side by side.
+    fig.update_layout(title=title, template="plotly_white", height=380, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(type="category", tickangle=0), yaxis=dict(type="category"))
     return fig

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 
-
-def _fmt(value, pattern):
-    return "not measured" if value is None else pattern.format(value)
+from .result import as_result, table_rows
 
 
 def front_matter(recipe, standard: bool) -> list[str]:
@@ -66,28 +64,24 @@ def render(recipe, result: dict | None, fmt=None) -> str:
     if result is None:
         lines.append("Not measured (exported with --no-eval). Run `python -m slimlib eval slimlib_recipe.json`.")
         return "\n".join(lines) + "\n"
-    b, c, r, labels = result["baseline"], result["compressed"], result["ratios"], result["labels"]
-    m = result["measurement"]
+    r = as_result(result)
+    m = r.measurement
+    lines += ["| metric | baseline | this model | ratio | how |", "|---|---|---|---|---|"]
+    rows = table_rows(r)
+    lines += [f"| {row['name']} | {row['baseline']} | {row['compressed']} | {row['ratio']} | {row['how']} |" for row in rows]
+    lines += ["", "Units: " + "; ".join(f"{row['name']}: {row['unit']}" for row in rows) + "."]
+    pairs = r.pairs_text()
     lines += [
-        "| metric | baseline | this model | ratio | how |",
-        "|---|---|---|---|---|",
-        f"| parameters | {b['params']:,} | {c['params']:,} | {_fmt(r['params'], '{:.3f}')} | {labels.get('params', '')} |",
-        f"| size (bytes of this folder's model files) | {b['size_bytes']:,} | {c['size_bytes']:,} | {_fmt(r['size'], '{:.3f}')} | {labels.get('size_bytes', '')} |",
-        f"| sentences / s | {_fmt(b['sentences_per_s'], '{:.1f}')} | {_fmt(c['sentences_per_s'], '{:.1f}')} | {_fmt(r['speedup'], '{:.2f}x')} | {labels.get('sentences_per_s', '')} |",
-        f"| STS Spearman x100 | {_fmt(b['sts_spearman'], '{:.2f}')} | {_fmt(c['sts_spearman'], '{:.2f}')} | {_fmt(r['sts_retained'], '{:.3f}')} | {labels.get('sts_spearman', '') if c['sts_spearman'] is not None else 'no pair file given'} |",
-        f"| fidelity: mean cosine to the original | 1 | {_fmt(c['fidelity_cosine'], '{:.4f}')} | | {labels.get('fidelity_cosine', '')} |",
-        f"| fidelity: Spearman of pairwise similarities | 100 | {_fmt(c['fidelity_spearman'], '{:.2f}')} | | |",
         "",
-        f"Speed: {m['speed_sentences']} sentences, batch {m['batch_size']}, median of {m['speed_runs']} runs after a warm-up, "
-        f"{m['threads']} torch threads, interleaved with the baseline in one process. "
-        f"Accuracy data: {m['data_file'] or 'none given (STS not measured)'}"
-        + (f" ({m['data_pairs']} pairs)." if m.get("data_pairs") else "."),
+        f"Speed: {m.get('speed_sentences')} sentences, batch {m.get('batch_size')}, median of {m.get('speed_runs')} runs "
+        f"after a warm-up, {m.get('threads')} torch threads, interleaved with the baseline in one process. "
+        f"Accuracy data: {m.get('data_file') or 'none given (STS not measured)'}" + (f" ({pairs})." if pairs else "."),
         "",
-        f"Hardware: {m['hardware']['cpu']}, {m['hardware']['cores']} cores, CPU features: "
-        f"{', '.join(m['hardware']['features']) or 'unknown'}.",
+        f"Hardware: {(m.get('hardware') or {}).get('cpu', 'unknown')}, {(m.get('hardware') or {}).get('cores', '?')} cores, "
+        f"CPU features: {', '.join((m.get('hardware') or {}).get('features', [])) or 'unknown'}.",
         "",
-        "Library versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
+        "Library versions: " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items() if v) + ".",
     ]
-    for note in result.get("notes", []):
+    for note in r.notes:
         lines.append(f"\nNote: {note}")
     return "\n".join(lines) + "\n"

@@ -1,85 +1,32 @@
 """The size/speed/accuracy trade-off as data: flat points from eval results and the Pareto front.
 
 Pure functions over plain dicts, so the app, the HTML report and sweeps share them and tests can
-check the numbers without drawing anything. A point is a dict of metric name -> number (or None
-when that metric was not measured); objectives say which metrics to minimise or maximise.
+check the numbers without drawing anything. A point is a dict of metric key -> number (or None
+when that metric was not measured); objectives say which metrics to minimise or maximise. The
+metrics themselves (names, units, directions) are slimlib.report.result.METRICS.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from .result import METRICS, X_CHOICES, Y_CHOICES, Metric, baseline_values_of, number as _number, values_of
 
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    better: str  # "min" or "max"
-
-
-# The axes the trade-off chart offers. Ratios against the baseline measured in the same process,
-# so points from different sessions (and the published anchors) share one scale.
-METRICS: dict[str, Metric] = {
-    m.key: m
-    for m in (
-        Metric("size", "Size (fraction of the baseline's bytes)", "min"),
-        Metric("params", "Parameters (fraction of the baseline's)", "min"),
-        Metric("speedup", "Speedup (x baseline sentences/s)", "max"),
-        Metric("sts_retained", "STS Spearman retained (fraction of the baseline's)", "max"),
-        Metric("fidelity", "Fidelity (mean cosine to the original embeddings)", "max"),
-        Metric("latency_ms", "Latency per sentence (ms)", "min"),
-    )
-}
-X_CHOICES = ("size", "speedup", "params")
-Y_CHOICES = ("sts_retained", "fidelity")
-
-
-def _number(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+__all__ = ["METRICS", "Metric", "X_CHOICES", "Y_CHOICES", "metrics_of", "baseline_metrics", "objectives_for",
+           "dominates", "pareto_mask", "pareto_front", "dominated_flags", "choose_y", "axis_edge", "place_points"]
 
 
 def metrics_of(result: dict) -> dict:
-    """The chartable numbers of one eval JSON (see slimlib.workflows.evaluate.evaluate)."""
-    ratios = result.get("ratios", {})
-    compressed = result.get("compressed", {})
-    per_s = _number(compressed.get("sentences_per_s"))
-    return {
-        "size": _number(ratios.get("size")),
-        "params": _number(ratios.get("params")),
-        "speedup": _number(ratios.get("speedup")),
-        "sts_retained": _number(ratios.get("sts_retained")),
-        "fidelity": _number(compressed.get("fidelity_cosine")),
-        "latency_ms": round(1000.0 / per_s, 4) if per_s else None,
-        "size_mb": round(compressed["size_bytes"] / 1e6, 3) if compressed.get("size_bytes") else None,
-        "sts_spearman": _number(compressed.get("sts_spearman")),
-    }
+    """The chartable numbers of one eval JSON (see slimlib.workflows.evaluate.evaluate): every
+    metric of slimlib.report.result.METRICS, None where it was not measured."""
+    return values_of(result)
 
 
 def baseline_metrics(result: dict) -> dict:
-    """The baseline as a point on the same ratio scale (1.0 everywhere it was measured)."""
-    baseline = result.get("baseline", {})
-    per_s = _number(baseline.get("sentences_per_s"))
-    return {
-        "size": 1.0,
-        "params": 1.0,
-        "speedup": 1.0 if per_s else None,
-        "sts_retained": 1.0 if _number(baseline.get("sts_spearman")) is not None else None,
-        "fidelity": 1.0,
-        "latency_ms": round(1000.0 / per_s, 4) if per_s else None,
-        "size_mb": round(baseline["size_bytes"] / 1e6, 3) if baseline.get("size_bytes") else None,
-        "sts_spearman": _number(baseline.get("sts_spearman")),
-    }
+    """The baseline as a point on the same scales (1.0 for every ratio it measured)."""
+    return baseline_values_of(result)
 
 
 def objectives_for(*keys: str) -> dict[str, str]:
     """{metric: "min"|"max"} for the given metric keys."""
-    return {key: METRICS[key].better for key in keys}
+    return {key: METRICS[key].direction for key in keys}
 
 
 def _comparable(point: dict, objectives: dict[str, str]) -> bool:
@@ -121,3 +68,37 @@ def dominated_flags(points: list[dict], objectives: dict[str, str]) -> list[bool
     """True for points that are placeable but dominated (drawn faded)."""
     mask = pareto_mask(points, objectives)
     return [(not on) and _comparable(p, objectives) for p, on in zip(points, mask)]
+
+
+# What the chart does with points that lack a number ------------------------------------------------
+def choose_y(points: list[dict], y: str) -> tuple[str, str | None]:
+    """The y metric to draw and, if it had to change, why. STS needs a pair file: when no evaluated
+    point has an STS ratio the chart falls back to fidelity (always measured) instead of staying empty."""
+    if y == "sts_retained" and not any(_number(p.get(y)) is not None for p in points):
+        return "fidelity", ("No STS was measured for these configs (no pair file chosen): "
+                            "the y axis shows fidelity to the original model instead.")
+    return y, None
+
+
+def axis_edge(values: list[float], log: bool = False, lower: bool = True) -> float | None:
+    """A position just outside the known values, where unmeasured points are drawn."""
+    known = [v for v in values if v is not None and (v > 0 or not log)]
+    if not known:
+        return None
+    low, high = min(known), max(known)
+    if log:
+        return low / 1.25 if lower else high * 1.25
+    span = (high - low) or abs(high) or 1.0
+    return low - 0.08 * span if lower else high + 0.08 * span
+
+
+def place_points(points: list[dict], x: str, y: str, log_x: bool = False) -> tuple[list[dict], list[dict]]:
+    """Split points into (placed, unmeasured-x). Points with y but no x value (e.g. speed not
+    measured: no kernel for that bit width) are not dropped: they come back with `x` set to the
+    axis edge and `x_missing` True, so the chart can draw them apart with a label."""
+    placed = [p for p in points if _number(p.get(x)) is not None and _number(p.get(y)) is not None]
+    missing = [p for p in points if _number(p.get(x)) is None and _number(p.get(y)) is not None]
+    edge = axis_edge([float(p[x]) for p in placed], log=log_x)
+    if edge is None:
+        edge = 1.0
+    return placed, [{**p, x: edge, "x_missing": True} for p in missing]

@@ -128,7 +128,7 @@ def run_search(space: GridSpec, n_trials: int, engine, config: RunConfig, sample
     def recipe_of(trial) -> tuple[dict, Recipe]:
         if "recipe" in trial.user_attrs:  # a re-queued trial: same choices as before
             return trial.user_attrs.get("settings") or {}, Recipe.from_dict(trial.user_attrs["recipe"], "queued recipe")
-        return sample_recipe(space, trial)
+        return sample_recipe(space, trial, shape)  # fitted to the model: no trial runs a recipe that cannot
 
     finished_before = already
 
@@ -163,12 +163,15 @@ def _run(study, engine, config: RunConfig, recipe_of, remaining, shape: ModelSha
                 try:
                     settings, recipe = recipe_of(trial)
                     recipe.check(shape)
-                except RecipeError as exc:  # the sampler combined settings that do not fit: a finished, failed trial
+                except RecipeError as exc:  # a queued recipe, or fixed steps no choice fits: a finished, failed trial
                     land(trial, _tell_error(study, trial, str(exc), {}))
                     continue
                 trial.set_user_attr("recipe", recipe.to_dict())
                 trial.set_user_attr("recipe_key", recipe.key())
                 trial.set_user_attr("settings", settings)
+                refitted = {k: v for k, v in trial.params.items() if k in settings and settings[k] != v}
+                if refitted:  # the sampler's choices that did not fit the model (settings has what ran)
+                    trial.set_user_attr("sampled", refitted)
                 store.heartbeat(study, trial)
                 payload = {"trial": trial.number, "recipe": recipe.to_dict(), "options": options}
                 in_flight[engine.submit(run_trial, payload)] = trial

@@ -123,8 +123,11 @@ class DaskEngine:
             self.name = "local"
             self.plan = plan_local(os.cpu_count() or 1, workers, threads)
             # processes=True: torch releases the GIL only in kernels, and a crash stays in one worker.
+            # No dashboard; the scheduler's HTTP server (always started) on a free loopback port, not
+            # 8787 on every interface (which also warns when another cluster holds 8787).
             self.cluster = LocalCluster(n_workers=self.plan.workers, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self.client = Client(self.cluster)
         else:
             self.name = "dask"

@@ -36,6 +36,7 @@ def points(rows: list[dict], front: set[int]) -> list[dict]:
             "params_m": None if params is None else round(params / 1e6, 3),
             "settings": ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "(recipe)",
             "worker_pid": row.get("worker_pid"),
+            "threads": row.get("threads"),
         })
     return sorted(out, key=lambda p: p["trial"])
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SlimlibError
+from ..report.result import SWEEP_METRICS
 
-# name -> (path into the eval JSON, default direction, what it means)
-METRICS: dict[str, tuple[tuple[str, str], str, str]] = {
-    "size": (("compressed", "size_bytes"), "min", "bytes of the exported model folder"),
-    "params": (("compressed", "params"), "min", "logical parameter count"),
-    "speed": (("ratios", "speedup"), "max", "sentences/s relative to the baseline, measured in the same worker"),
-    "sts": (("compressed", "sts_spearman"), "max", "STS Spearman x100 on --data"),
-    "fidelity": (("compressed", "fidelity_cosine"), "max", "mean cosine to the base model's embeddings"),
-}
+# name -> (path into the eval JSON, default direction, what it means); defined once with the other metrics
+METRICS = SWEEP_METRICS
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
 # The eval JSON's "labels" key that says how each metric was obtained (e.g. "not measured: no kernel").
 LABEL_KEYS = {"size": "size_bytes", "params": "params", "speed": "sentences_per_s", "sts": "sts_spearman",

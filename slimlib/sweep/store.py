@@ -123,6 +123,8 @@ def trial_row(frozen) -> dict[str, Any]:
         "seconds": attrs.get("seconds"),
         "ratios": result.get("ratios"),
         "compressed": result.get("compressed"),
+        "threads": (result.get("measurement") or {}).get("threads"),  # torch threads speed was measured at
+        "quick": (result.get("measurement") or {}).get("quick"),
     }
 
 

@@ -1,8 +1,6 @@
 """One evaluation of a recipe against its baseline: the JSON the CLI prints and the app plots."""
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,23 +10,41 @@ import torch
 from ..measure import metrics as measure
 from ..measure.hardware import cpu_info, library_versions
 from ..model.base import load_base, set_threads
-from ..data.pairs import read_pairs
+from ..data.pairs import QUICK_PAIRS, read_pairs, stratified_sample
 from ..ops.pipeline import CompressedModel, apply_recipe
 from ..ops.recipe import Recipe
 
 MEASURED = "measured"
+QUICK_ROUNDS = measure.QUICK_ROUNDS
+# Names the quick definition below; stores keyed by it (the app's history) never mix two definitions.
+# 2: speed paired with the baseline in the same call, STS on a stratified sample (1: first pairs, cached baseline speed).
+QUICK_DEFINITION = 2
 
 
 @dataclass
 class EvalOptions:
+    """How to evaluate. Quick (the app's live points, `eval --quick`, sweeps unless --full): speed timed
+    against the baseline in the same call on ~100 sentences x QUICK_ROUNDS rounds, fidelity on those
+    sentences, STS on a fixed stratified sample of QUICK_PAIRS pairs. Full: every pair, more sentences."""
+
     data: str | None = None  # a labelled pair file for STS Spearman
     threads: int | None = None
-    quick: bool = False  # a subset for interactive use; the full set on request
-    max_pairs: int | None = None  # score STS on the first N pairs only (the app's quick evaluations)
-    speed_runs: int = measure.SPEED_RUNS
+    quick: bool = False
+    max_pairs: int | None = None  # STS on a stratified sample of this many pairs (quick default: QUICK_PAIRS)
+    speed_runs: int = measure.SPEED_RUNS  # full evaluations' whole passes per model
+
+    def pairs_wanted(self) -> int | None:
+        """How many pairs to score (None: all of them)."""
+        return self.max_pairs or (QUICK_PAIRS if self.quick else None)
 
 
 _baseline_cache: dict[tuple, dict] = {}
+
+
+def _pairs_key(data: str, wanted: int | None) -> str:
+    path = Path(data).resolve()
+    stat = path.stat()
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{wanted or 'all'}"
 
 
 def _baseline_static(base, pairs_key, pairs) -> dict:
@@ -53,14 +69,13 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
     options = options or EvalOptions()
     progress = progress or (lambda _m, _f: None)
     threads = set_threads(options.threads)
-    pairs = read_pairs(options.data) if options.data else None
-    if pairs and options.max_pairs:
-        pairs = pairs[: options.max_pairs]
+    all_pairs = read_pairs(options.data) if options.data else None
+    pairs = stratified_sample(all_pairs, options.pairs_wanted()) if all_pairs and options.pairs_wanted() else all_pairs
     base = load_base(recipe.base_model)
     if compressed is None:
         compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
     progress("measuring size and accuracy", 0.0)
-    baseline = _baseline_static(base, options.data and f"{Path(options.data).resolve()}:{options.max_pairs}", pairs)
+    baseline = _baseline_static(base, options.data and _pairs_key(options.data, options.pairs_wanted()), pairs)
     model = compressed.st_model
     result = {
         "params": measure.count_params(model),
@@ -72,8 +87,14 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
     speed_measured = labels["sentences_per_s"].startswith(MEASURED)
     progress("measuring fidelity and speed", 0.5)
     if options.quick:
-        sentences, speeds, embeddings, baseline_speed_how = _quick_speed_and_fidelity(base, model, speed_measured, threads)
-        fid_sentences = sentences
+        # One paired timing serves speed and fidelity: the compressed model's timed encodes are its embeddings.
+        sentences = fid_sentences = measure.fidelity_sentences(True)
+        timed = {"baseline": base.model, "compressed": model} if speed_measured else {"baseline": base.model}
+        with base.lock:
+            timing = measure.paired_throughput(timed, sentences, rounds=QUICK_ROUNDS)
+        speeds = {"compressed": None, **timing.speeds}
+        embeddings = timing.embeddings["compressed"] if speed_measured else measure.encode(model, sentences)
+        speed_runs, speed_how = timing.rounds, timing.describe()
     else:
         fid_sentences = measure.fidelity_sentences(False)
         embeddings = measure.encode(model, fid_sentences)
@@ -82,7 +103,9 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
         with base.lock:
             speeds = measure.throughput(timed, sentences, runs=options.speed_runs)
         speeds.setdefault("compressed", None)  # no kernel: the baseline alone is reported
-        baseline_speed_how = "interleaved with the compressed model in this process"
+        speed_runs = options.speed_runs
+        speed_how = (f"{'interleaved with the baseline' if speed_measured else 'the baseline alone'} in this call, "
+                     f"whole passes: {len(sentences)} sentences x {speed_runs} runs after a warm-up, the median run")
     result.update(measure.fidelity(measure.base_embeddings(base, fid_sentences), embeddings))
     baseline["sentences_per_s"] = speeds["baseline"]
     result["sentences_per_s"] = speeds["compressed"]
@@ -100,48 +123,21 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
             "threads": threads,
             "batch_size": measure.BATCH_SIZE,
             "speed_sentences": len(sentences),
-            "speed_runs": QUICK_RUNS if options.quick else options.speed_runs,
-            "baseline_speed": baseline_speed_how,
+            "speed_runs": speed_runs,
+            "speed": speed_how,
+            "baseline_speed": speed_how,
             "fidelity_sentences": len(fid_sentences),
             "data_file": options.data,
             "data_pairs": len(pairs) if pairs else None,
+            "data_pairs_total": len(all_pairs) if all_pairs else None,
+            "data_sample": (f"stratified: {len(pairs)} of {len(all_pairs)} pairs, evenly spaced over the score range "
+                            "within each genre" if pairs and len(pairs) < len(all_pairs) else None),
             "quick": options.quick,
             "hardware": cpu_info(),
             "versions": library_versions(),
             "torch_threads": torch.get_num_threads(),
         },
     }
-
-
-QUICK_RUNS = 2
-_quick_baseline_speed: dict[tuple, float] = {}
-
-
-def _quick_speed_and_fidelity(base, model, speed_measured: bool, threads: int):
-    """Interactive evaluations: one pass of timed encodes serves both speed and fidelity.
-
-    The baseline's speed on the same sentences is measured once per process (same threads) and
-    reused, which keeps a quick evaluation within a few seconds; full evaluations interleave.
-    """
-    sentences = measure.fidelity_sentences(True)
-    key = (base.content_hash, threads, len(sentences))
-    how = "measured earlier in this process (quick mode)"
-    with base.lock:
-        if key not in _quick_baseline_speed:
-            _quick_baseline_speed[key] = measure.throughput({"baseline": base.model}, sentences, runs=QUICK_RUNS)["baseline"]
-            how = "measured just before, in this process (quick mode)"
-    speeds = {"baseline": _quick_baseline_speed[key], "compressed": None}
-    if speed_measured:
-        measure.encode(model, sentences[:16])  # warm-up: first calls allocate and pick kernels
-        times = []
-        for _ in range(QUICK_RUNS):
-            start = time.perf_counter()
-            embeddings = measure.encode(model, sentences)
-            times.append(time.perf_counter() - start)
-        speeds["compressed"] = round(len(sentences) / statistics.median(times), 2)
-    else:
-        embeddings = measure.encode(model, sentences)
-    return sentences, speeds, embeddings, how
 
 
 def _ratio(a, b, digits=4):

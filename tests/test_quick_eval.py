@@ -1,0 +1,98 @@
+"""Quick evaluations (the app's live points, `eval --quick`, sweeps): speed paired with the baseline in
+the same call, STS on a fixed stratified sample, the same definition for the app and the CLI."""
+from __future__ import annotations
+
+import pytest
+
+from slimlib.data.pairs import QUICK_PAIRS, read_pairs, stratified_sample
+from slimlib.measure import metrics
+from slimlib.ops.recipe import Recipe
+from slimlib.workflows.evaluate import EvalOptions, evaluate
+
+
+class StubTimer:
+    """A clock that only moves when a model encodes: `cost` seconds per sentence per model, times a
+    machine-wide `load` factor, plus a deterministic spike (other work on a busy machine) on every
+    fifth encode. Embeddings are the real ones, so fidelity and STS still compute."""
+
+    def __init__(self, monkeypatch, base_model, compressed_cost: float = 1.0):
+        self.now = 0.0
+        self.calls = 0
+        self.load = 1.0
+        self.base_model = base_model
+        self.compressed_cost = compressed_cost
+        self.timed_base_calls = 0
+        real_encode = metrics.encode
+
+        def encode(model, sentences, batch_size=metrics.BATCH_SIZE):
+            out = real_encode(model, sentences, batch_size)
+            self.calls += 1
+            spike = 1.8 if self.calls % 5 == 0 else 1.0
+            cost = 1.0 if model is self.base_model else self.compressed_cost
+            self.timed_base_calls += model is self.base_model
+            self.now += 0.001 * cost * len(list(sentences)) * self.load * spike
+            return out
+
+        monkeypatch.setattr(metrics, "clock", lambda: self.now)
+        monkeypatch.setattr(metrics, "encode", encode)
+
+
+def quick_eval(base, steps=()) -> dict:
+    return evaluate(Recipe(base.path, list(steps)), EvalOptions(quick=True, threads=1))
+
+
+def test_empty_recipe_reads_one_and_a_twice_slower_model_half_with_a_stub_timer(tiny_bert, monkeypatch):
+    timer = StubTimer(monkeypatch, tiny_bert.model)
+    first = quick_eval(tiny_bert)
+    assert first["ratios"]["speedup"] == pytest.approx(1.0, abs=0.05)
+    # The baseline is timed in every call: a machine that got twice as busy since the last call slows
+    # both models alike, so the empty recipe still reads 1.00x (a baseline cached from earlier would read 0.5x).
+    timer.load = 2.0
+    before = timer.timed_base_calls
+    second = quick_eval(tiny_bert)
+    assert timer.timed_base_calls - before >= metrics.QUICK_ROUNDS  # the baseline ran in this call
+    assert second["ratios"]["speedup"] == pytest.approx(1.0, abs=0.05)
+    assert second["baseline"]["sentences_per_s"] == pytest.approx(first["baseline"]["sentences_per_s"] / 2, rel=0.05)
+
+    timer.compressed_cost = 2.0  # the compressed model is stubbed to take twice as long per sentence
+    slow = quick_eval(tiny_bert)
+    assert slow["ratios"]["speedup"] == pytest.approx(0.5, abs=0.025)
+
+    how = slow["measurement"]["speed"]
+    assert "interleaved with the baseline in this call" in how
+    assert f"{slow['measurement']['speed_sentences']} sentences" in how and f"x {metrics.QUICK_ROUNDS} rounds" in how
+    assert slow["measurement"]["speed_runs"] == metrics.QUICK_ROUNDS
+
+
+def test_paired_throughput_alternates_the_models_and_returns_embeddings_in_order(tiny_bert, monkeypatch):
+    order = []
+    real_encode = metrics.encode
+    monkeypatch.setattr(metrics, "encode", lambda model, s, b=32: order.append(model) or real_encode(model, s, b))
+    copy = tiny_bert.fresh_copy()
+    sentences = metrics.fidelity_sentences(True)
+    timing = metrics.paired_throughput({"baseline": tiny_bert.model, "compressed": copy}, sentences, rounds=2)
+    batches = -(-len(sentences) // metrics.BATCH_SIZE)
+    assert len(order) == 2 * batches * 2
+    firsts = order[::2]
+    assert tiny_bert.model in firsts and copy in firsts  # neither model always runs first
+    # Same rows as encoding the whole list in one call, in the caller's order.
+    whole = real_encode(copy, sentences)
+    assert metrics.cosine_rows(whole, timing.embeddings["compressed"]).min() > 0.9999
+
+
+def test_quick_sts_is_a_stratified_sample_scored_for_both_models(tiny_bert, stsb_dev):
+    result = evaluate(Recipe(tiny_bert.path, []), EvalOptions(data=str(stsb_dev), quick=True, threads=1))
+    m = result["measurement"]
+    assert (m["data_pairs"], m["data_pairs_total"]) == (QUICK_PAIRS, 1500)
+    assert "stratified" in m["data_sample"]
+    # The baseline is scored on the same sample: the empty recipe keeps 100% of it.
+    assert result["compressed"]["sts_spearman"] == pytest.approx(result["baseline"]["sts_spearman"], abs=1e-3)
+    full = evaluate(Recipe(tiny_bert.path, []), EvalOptions(data=str(stsb_dev), quick=False, threads=1, speed_runs=1))
+    assert (full["measurement"]["data_pairs"], full["measurement"]["data_pairs_total"]) == (1500, 1500)
+    assert full["measurement"]["data_sample"] is None
+
+
+def test_quick_sts_of_minilm_is_close_to_the_full_dev_set(minilm, stsb_dev):
+    """The first 100 pairs (all one easy genre) gave 94.33 where all 1,500 give 86.72 (GUIDE.md)."""
+    pairs = stratified_sample(read_pairs(stsb_dev), QUICK_PAIRS)
+    assert abs(metrics.sts_spearman(minilm.model, pairs) - 86.72) < 2.5
