@@ -5,7 +5,9 @@ recipe, quick evaluation, store in the history, redraw the chart) and measures u
 run finishes with the new point in the figure JSON. The browser's own rendering is not included
 (tests/test_browser.py covers the real browser). History goes to a temp folder.
 
-Run: .venv/bin/python benchmarks/bench_app_latency.py
+Run: .venv/bin/python benchmarks/bench_app_latency.py [--model all-mpnet-base-v2]
+(another model is picked in the page's model radio after the first load, as a user would; the temp
+data folder links the installed named models, so `make mpnet` first.)
 """
 from __future__ import annotations
 
@@ -43,8 +45,20 @@ def _widget(at, key):
     return None
 
 
-def main() -> list[dict]:
-    os.environ.setdefault("SLIMLIB_DATA_DIR", tempfile.mkdtemp(prefix="slimlib-bench-app-"))
+def _temp_data_dir() -> str:
+    """A fresh data folder (empty history and caches) that still sees the installed named models."""
+    from slimlib.paths import data_dir
+
+    installed = data_dir() / "models"
+    folder = Path(tempfile.mkdtemp(prefix="slimlib-bench-app-"))
+    if installed.is_dir():
+        (folder / "models").symlink_to(installed, target_is_directory=True)
+    return str(folder)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    model = (argv or [None, None])[1] if argv and argv[0] == "--model" else None
+    os.environ.setdefault("SLIMLIB_DATA_DIR", _temp_data_dir())
     os.chdir(ROOT)
     from streamlit.testing.v1 import AppTest
 
@@ -53,6 +67,15 @@ def main() -> list[dict]:
     at.run()
     first = time.perf_counter() - start
     rows = [{"change": "first load (model + baseline)", "seconds": round(first, 2), "new point": True}]
+    if model:
+        picker = next((r for r in at.sidebar.radio if r.key == "w.model_source"), None)
+        if picker is None or model not in picker.options:
+            raise SystemExit(f"--model: {model!r} is not offered by the model picker (installed: "
+                             f"{picker.options if picker else '?'}); `make mpnet` installs all-mpnet-base-v2")
+        start = time.perf_counter()
+        picker.set_value(model).run()
+        rows.append({"change": f"switch to {model} (load + baseline)", "seconds": round(time.perf_counter() - start, 2),
+                     "new point": True, "error": "; ".join(e.value for e in at.error) or None})
     for op, key, values in STEPS:
         for value in values:
             element = _widget(at, key)
@@ -64,12 +87,14 @@ def main() -> list[dict]:
             seconds = time.perf_counter() - start
             rows.append({"change": f"{key} = {value}", "seconds": round(seconds, 2), "new point": _points(at) > before,
                          "error": "; ".join(e.value for e in at.error) or None})
-    timed = [r["seconds"] for r in rows[1:] if r["seconds"] is not None and r["new point"]]
-    print("\n## app_latency: control change -> new point on the chart (AppTest-driven, quick evaluation)\n")
+    timed = [r["seconds"] for r in rows[2 if model else 1:] if r["seconds"] is not None and r["new point"]]
+    print(f"\n## app_latency ({model or 'the default model'}): control change -> new point on the chart "
+          "(AppTest-driven, quick evaluation)\n")
     print("| change | seconds | new point |")
     print("|---|---|---|")
     for r in rows:
-        print(f"| {r['change']} | {r['seconds'] if r['seconds'] is not None else 'n/a'} | {'yes' if r['new point'] else 'no'} |")
+        print(f"| {r['change']} | {r['seconds'] if r['seconds'] is not None else 'n/a'} | {'yes' if r['new point'] else 'no'} |"
+              + (f" error: {r['error']}" if r.get("error") else ""))
     if timed:
         print(f"\nmedian control-to-chart latency: {statistics.median(timed):.2f} s over {len(timed)} changes "
               f"(target: 3 s on an idle 2-core machine)")
@@ -81,4 +106,4 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -11,7 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SECTIONS = ("baseline", "structural", "structural_b", "quantize", "distill", "runtimes", "app_latency", "sweep")
+SECTIONS = ("baseline", "structural", "structural_b", "quantize", "mpnet", "static", "distill", "runtimes", "app_latency",
+            "sweep")
 
 
 def main(argv: list[str]) -> int:

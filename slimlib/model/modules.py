@@ -11,7 +11,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 BUILDERS: dict[str, Callable[[dict, nn.Module | None], nn.Module]] = {}
 
@@ -173,10 +172,3 @@ def slice_linear(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
         if bias is not None:
             new.bias.copy_(bias)
     return new
-
-
-def linear_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply any Linear-like module (used by code that walks layers generically)."""
-    if isinstance(module, nn.Linear):
-        return F.linear(x, module.weight, module.bias)
-    return module(x)

@@ -337,4 +337,5 @@ def slim_of(st_model) -> SlimModel:
 AutoConfig.register(SlimConfig.model_type, SlimConfig, exist_ok=True)
 AutoModel.register(SlimConfig, SlimModel, exist_ok=True)
 
-from . import packed as quant_layers
+# Registers the packed low-bit module builders, which a saved slimlib model may name (import for effect).
+from . import packed  # noqa: E402,F401

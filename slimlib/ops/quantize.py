@@ -6,7 +6,7 @@
   embedding Gathers included); the model then runs on ONNX Runtime. We chose this by measurement:
   on all-MiniLM-L6-v2 it is ~2.5-3x faster than fp32 torch at mean cosine 0.993, while torch.ao
   dynamic quantization is deprecated and loses fidelity (0.946), and torchao int8 is not fast here.
-- 4, 3, 2: group-wise weight-only codes really packed into the file (quant_layers.py).
+- 4, 3, 2: group-wise weight-only codes really packed into the file (slimlib/model/packed.py).
 
 How the numbers are labelled. Accuracy of every bit-width is *measured*: for 4/3/2 bits the model
 computes with the dequantized weights, which are exactly what the packed artifact holds (there is

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import SlimlibError
 from ..ops.recipe import ModelShape, Recipe, make_step
 from ..ops.registry import op_spec, op_specs
-from .result import METRICS, number
+from .result import number
 
 # The metrics an interaction grid can show: ratios to the baseline (1.0 at the "off" corner).
 GRID_METRICS = ("sts_retained", "fidelity", "speedup", "size")
@@ -127,7 +127,3 @@ def interaction_table(measured: Mapping[tuple[int, int], float | None], a_values
         predicted.append(prow)
         difference.append(drow)
     return InteractionTable(list(a_values), list(b_values), m, predicted, difference, single_a, single_b)
-
-
-def metric_name(key: str) -> str:
-    return METRICS[key].label

@@ -80,6 +80,34 @@ PRESETS: tuple[Preset, ...] = (
         trains=True,
         note="Distillation trains for a few minutes on 2 cores; it runs in the background with a Stop button.",
     ),
+    Preset(
+        key="static",
+        title="Distil into static embeddings",
+        claim=("A BERT distilled into a much simpler network (here: one vector per token, no layers) keeps most of "
+               "its accuracy at a fraction of the size and many times the speed."),
+        source=("the survey's refs [10] (Tang et al. 2019, BERT into a BiLSTM) and [11]; model2vec's static "
+                "distillation, which this op follows"),
+        steps=({"op": "static"},),
+        checks=(Check("speedup", ">=", 50.0, "at least 50x the sentences/s"),
+                Check("size", "<=", 0.05, "at most 5% of the size"),
+                Check("sts_retained", ">=", 0.92, "at least 92% of the STS Spearman")),
+        trains=True,
+        note="Builds the token table from the model's outputs and tunes it on the project sentences (about a minute).",
+    ),
+    Preset(
+        key="mpnet_teacher",
+        title="A MiniLM-sized student taught by mpnet",
+        claim=("Using a larger SBERT model as the teacher, a student with 50% fewer parameters keeps the accuracy "
+               "(here: this model's 3 evenly spaced layers learn all-mpnet-base-v2's embeddings)."),
+        source="the SBERT slimming answer, section 3 (sentence-transformers' model distillation example)",
+        steps=({"op": "drop_layers", "keep": 3, "choose": "spread"},
+               {"op": "distill", "teacher": "all-mpnet-base-v2"}),
+        checks=(Check("params", "<=", 0.8, "fewer parameters than this model (mpnet has 4.8x MiniLM's)"),
+                Check("speedup", ">=", 1.7, "about 2x this model's speed"),
+                Check("sts_retained", ">=", 0.99, "at least 99% of this model's STS Spearman")),
+        trains=True,
+        note="Needs all-mpnet-base-v2 (`make mpnet`). Ratios are against the model you picked, not the teacher.",
+    ),
 )
 
 
