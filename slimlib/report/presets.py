@@ -111,13 +111,6 @@ PRESETS: tuple[Preset, ...] = (
 )
 
 
-def preset(key: str) -> Preset:
-    for item in PRESETS:
-        if item.key == key:
-            return item
-    raise KeyError(key)
-
-
 def verdict(results: list[dict]) -> str:
     """'confirmed', 'not confirmed', 'partly confirmed' or 'not measured' from judged checks."""
     known = [r["passed"] for r in results if r["passed"] is not None]

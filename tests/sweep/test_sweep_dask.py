@@ -26,7 +26,7 @@ from slimlib.sweep.objectives import parse_objectives
 
 from test_sweep_run import tiny_axes  # tests/ is on sys.path (pytest's prepend import mode)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Workers preload torch + transformers: seconds on an idle machine, minutes on an oversubscribed one.
 STARTUP_S = 600
 THIRD_SETTING = {"drop_layers.keep": 1, "low_rank.rank": 8, "factorize_embeddings.rank": 8, "quantize.bits": 4,

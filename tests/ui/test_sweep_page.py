@@ -12,7 +12,7 @@ from slimlib.sweep import store
 from slimlib.sweep.background import SearchProcess, search_command, write_space
 from slimlib.sweep.frontier import points
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_study(name: str) -> None:

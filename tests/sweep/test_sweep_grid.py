@@ -13,7 +13,7 @@ from slimlib.sweep.grid import build_steps, expand, load_grid, parse_grid
 from slimlib.sweep.objectives import default_objectives, objective_values, parse_objectives
 from slimlib.sweep.space import default_axes, sample_assignment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def grid(**axes) -> dict:

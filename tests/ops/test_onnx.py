@@ -19,7 +19,7 @@ from slimlib.model.slim import slim_of
 
 from conftest import SAMPLE_SENTENCES
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "onnx.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "onnx.md"
 
 
 def docs_embed():
