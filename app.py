@@ -20,8 +20,10 @@ from slimlib.report.tradeoff import choose_y
 from ui import page, state
 from ui.controls import data_picker, model_picker, op_controls
 from ui.evaluation import baseline_entry, evaluate_and_store, lookup
+from ui.speed_timer import speed_timer
 from ui.resources import history
-from ui.views import axis_pickers, chart_points, goal_editor, goal_table, job_panel, metric_cards, start_job, tradeoff_chart
+from ui.views import (axis_pickers, chart_points, goal_editor, goal_table, job_panel, metric_cards, start_job, tradeoff_chart,
+                      watch_pending_speed)
 
 INTRO = (
     "**What am I looking at?** slimlib makes a sentence-embedding model smaller and faster (prune attention heads, "
@@ -60,10 +62,13 @@ def explore() -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
         try:
-            baseline_entry(recipe.base_model, data, True, report)
+            baseline = baseline_entry(recipe.base_model, data, True, report, live=True)
             current = lookup(recipe, data, quick=False) or lookup(recipe, data, quick=True)
             if current is None and not trains:
-                current = evaluate_and_store(recipe, data, True, report)
+                current = evaluate_and_store(recipe, data, True, report, live=True)
+            elif current is not None and current.quick:
+                speed_timer().submit(current)  # shown again while its speed is still pending: time it
+            watch_pending_speed([e for e in (baseline, current) if e is not None])
         except Cancelled:
             st.warning("Evaluation stopped.")
         except SlimlibError as exc:

@@ -87,6 +87,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
             seconds = time.perf_counter() - start
             rows.append({"change": f"{key} = {value}", "seconds": round(seconds, 2), "new point": _points(at) > before,
                          "error": "; ".join(e.value for e in at.error) or None})
+    # The points land with their speed pending; the process's speed timer measures it in the background
+    # (ui/speed_timer.py), each change stopping the previous timing. How long the last one takes to land:
+    from ui.speed_timer import speed_timer
+
+    start = time.perf_counter()
+    while speed_timer().busy() and time.perf_counter() - start < 120:
+        time.sleep(0.1)
+    speed_landed = time.perf_counter() - start
     timed = [r["seconds"] for r in rows[2 if model else 1:] if r["seconds"] is not None and r["new point"]]
     print(f"\n## app_latency ({model or 'the default model'}): control change -> new point on the chart "
           "(AppTest-driven, quick evaluation)\n")
@@ -95,6 +103,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         print(f"| {r['change']} | {r['seconds'] if r['seconds'] is not None else 'n/a'} | {'yes' if r['new point'] else 'no'} |"
               + (f" error: {r['error']}" if r.get("error") else ""))
+    print(f"\nthe last point's speed (timed in the background) landed {speed_landed:.1f} s after its point")
     if timed:
         print(f"\nmedian control-to-chart latency: {statistics.median(timed):.2f} s over {len(timed)} changes "
               f"(target: 3 s on an idle 2-core machine)")

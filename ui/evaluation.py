@@ -16,9 +16,11 @@ from slimlib.workflows.evaluate import QUICK_DEFINITION, EvalOptions, evaluate
 from slimlib.history import Entry
 from slimlib.data.pairs import QUICK_PAIRS, read_pairs  # noqa: F401  (QUICK_PAIRS: one definition, in slimlib)
 from slimlib.paths import PROJECT_DIR, data_dir
+from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
 
 from .resources import base_model, history
+from .speed_timer import speed_timer
 
 STSB_DEV = PROJECT_DIR.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
 # Quick (interactive) evaluations score STS on a fixed stratified sample of QUICK_PAIRS pairs and time
@@ -90,20 +92,33 @@ def lookup(recipe: Recipe, data: DataChoice, quick: bool) -> Entry | None:
 
 
 def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=None, should_stop=None,
-                       use_streamlit_cache: bool = True) -> Entry:
+                       use_streamlit_cache: bool = True, live: bool = False) -> Entry:
     """The stored entry for (model, recipe, data, quick), computing it if needed.
 
     Background jobs pass use_streamlit_cache=False: the st.cache_resource base loader needs a script run context.
+    `live` (a control change on Explore, quick only): the point is stored without its speed, which the
+    process's speed timer measures next in the background (ui/speed_timer.py).
     """
+    live = live and quick
     base = base_model(recipe.base_model) if use_streamlit_cache else _plain_base(recipe.base_model)
     store = history()
     found = store.find(base.content_hash, recipe.key(), data.key(quick), quick)
     if found is not None:
+        if live:
+            speed_timer().submit(found)  # a point left pending earlier is timed now that it is shown again
         return found
     # The history is the cache (keyed by model, recipe, data, quick). No st.cache_data here: its element
     # replay breaks when two sessions run the same cached call while drawing a progress bar.
-    result = evaluate(recipe, data.options(quick), progress=progress, should_stop=should_stop)
-    return store.add(result, model_hash=base.content_hash, data_key=data.key(quick), data_label=data.label)
+    options = data.options(quick)
+    options.defer_speed = live
+    if live:
+        speed_timer().interrupt()  # this evaluation needs the cores and the base model now
+    compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
+    result = evaluate(recipe, options, progress=progress, should_stop=should_stop, compressed=compressed)
+    entry = store.add(result, model_hash=base.content_hash, data_key=data.key(quick), data_label=data.label)
+    if live:
+        speed_timer().submit(entry, compressed.st_model)
+    return entry
 
 
 def _plain_base(name: str):
@@ -112,6 +127,6 @@ def _plain_base(name: str):
     return load_base(name)
 
 
-def baseline_entry(base_name: str, data: DataChoice, quick: bool, progress=None) -> Entry:
+def baseline_entry(base_name: str, data: DataChoice, quick: bool, progress=None, live: bool = False) -> Entry:
     """The empty recipe, evaluated like any config: it carries the baseline's numbers."""
-    return evaluate_and_store(Recipe(base_name, []), data, quick, progress)
+    return evaluate_and_store(Recipe(base_name, []), data, quick, progress, live=live)

@@ -12,9 +12,11 @@ from slimlib.report.goal import DEFAULT_GOAL, Constraint, Goal, GoalOutcome
 from slimlib.report.references import references
 from slimlib.report.result import CARD_METRICS, METRICS, EvalResult, measurement_text
 from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, baseline_metrics, metrics_of
+from slimlib.workflows.evaluate import speed_pending
 
 from . import state
 from .jobs import Job
+from .resources import history
 
 
 def entry_point(entry: Entry) -> dict:
@@ -198,6 +200,23 @@ def goal_table(points: list[dict], outcome: GoalOutcome, goal: Goal) -> list[dic
             row[METRICS[key].name] = METRICS[key].format(p.get(key))
         rows.append(row)
     return rows
+
+
+def watch_pending_speed(entries: list[Entry]) -> None:
+    """While a shown point's speed is being timed in the background, say so and redraw when it lands."""
+    pending = [e.id for e in entries if speed_pending(e.result)]
+    if not pending:
+        return
+
+    @st.fragment(run_every=1.0)
+    def watch():
+        store = history()
+        landed = [i for i in pending if (entry := store.get(i)) is not None and not speed_pending(entry.result)]
+        if landed:
+            st.rerun(scope="app")
+        st.caption("Speed: timing against the baseline in the background; the point's speed appears in a few seconds.")
+
+    watch()
 
 
 def job_panel(on_done=None) -> None:

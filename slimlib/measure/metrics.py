@@ -28,6 +28,7 @@ from ..data.corpus import project_sentences, sentences_hash
 from ..model.files import folder_bytes, write_model_files
 from ..model.parts import count_params  # noqa: F401  (measuring code reads every number from here)
 from ..data.pairs import Pair
+from ..errors import Cancelled
 
 BATCH_SIZE = 32
 SPEED_RUNS = 3
@@ -65,13 +66,19 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def fidelity(original: np.ndarray, compressed: np.ndarray) -> dict:
-    """Label-free agreement between two models' embeddings of the same sentences."""
-    mean_cos = float(np.mean(cosine_rows(original, compressed)))
+    """Label-free agreement between two models' embeddings of the same sentences.
+
+    fidelity_cosine (mean cosine of each sentence's two embeddings) needs one space: it is None when
+    the widths differ (a static model's 96 dims against 384); fidelity_spearman (agreement of the
+    pairwise similarities) is defined for any widths."""
+    same_space = original.shape[1] == compressed.shape[1]
+    mean_cos = float(np.mean(cosine_rows(original, compressed))) if same_space else None
     upper = np.triu_indices(len(original), k=1)
     sims_a = (_unit(original) @ _unit(original).T)[upper]
     sims_b = (_unit(compressed) @ _unit(compressed).T)[upper]
     rho = spearmanr(sims_a, sims_b).statistic if len(sims_a) > 2 else float("nan")
-    return {"fidelity_cosine": round(mean_cos, 6), "fidelity_spearman": round(float(rho) * 100, 4)}
+    return {"fidelity_cosine": None if mean_cos is None else round(mean_cos, 6),
+            "fidelity_spearman": round(float(rho) * 100, 4)}
 
 
 def sts_spearman(st_model, pairs: list[Pair], batch_size: int = BATCH_SIZE, embed: Callable | None = None) -> float:
@@ -117,7 +124,7 @@ class PairedTiming:
 
 
 def paired_throughput(models: dict[str, object], sentences, rounds: int = QUICK_ROUNDS,
-                      batch_size: int = BATCH_SIZE) -> PairedTiming:
+                      batch_size: int = BATCH_SIZE, should_stop: Callable[[], bool] | None = None) -> PairedTiming:
     """Sentences per second of each model, timed in one call, alternating the models batch by batch.
 
     The sentences are cut into batches by length (as sentence-transformers batches them); every round
@@ -136,6 +143,8 @@ def paired_throughput(models: dict[str, object], sentences, rounds: int = QUICK_
     vectors: dict[str, list] = {name: [None] * len(batches) for name in names}
     for round_no in range(max(1, rounds)):
         for b, rows in enumerate(batches):
+            if should_stop is not None and should_stop():  # checked per batch: a stop lands within ~0.2 s
+                raise Cancelled("speed timing stopped")
             texts = [sentences[i] for i in rows]
             for name in (names if (round_no + b) % 2 == 0 else names[::-1]):
                 start = clock()

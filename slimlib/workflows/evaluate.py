@@ -15,6 +15,7 @@ from ..ops.pipeline import CompressedModel, apply_recipe
 from ..ops.recipe import Recipe
 
 MEASURED = "measured"
+PENDING = "pending: timed in the background"
 QUICK_ROUNDS = measure.QUICK_ROUNDS
 # Names the quick definition below; stores keyed by it (the app's history) never mix two definitions.
 # 2: speed paired with the baseline in the same call, STS on a stratified sample (1: first pairs, cached baseline speed).
@@ -32,6 +33,9 @@ class EvalOptions:
     quick: bool = False
     max_pairs: int | None = None  # STS on a stratified sample of this many pairs (quick default: QUICK_PAIRS)
     speed_runs: int = measure.SPEED_RUNS  # full evaluations' whole passes per model
+    # Quick only: leave speed out (labelled PENDING) for `time_quick_speed` to add later, so an interactive
+    # point lands in the time of size + STS + fidelity and its speed follows from a background thread.
+    defer_speed: bool = False
 
     def pairs_wanted(self) -> int | None:
         """How many pairs to score (None: all of them)."""
@@ -86,14 +90,25 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
     labels.update(compressed.labels)
     speed_measured = labels["sentences_per_s"].startswith(MEASURED)
     progress("measuring fidelity and speed", 0.5)
-    if options.quick:
+    if options.quick and (options.defer_speed or not speed_measured):
+        sentences = fid_sentences = measure.fidelity_sentences(True)
+        embeddings = measure.encode(model, fid_sentences)
+        speeds, speed_runs = {"baseline": None, "compressed": None}, None
+        speed_how = "pending: timed in the background" if speed_measured else "no kernel: the compressed model is not timed"
+        if speed_measured:
+            labels["sentences_per_s"] = PENDING
+        elif not options.defer_speed:  # the baseline's own speed still belongs to the result
+            with base.lock:
+                timing = measure.paired_throughput({"baseline": base.model}, sentences, rounds=QUICK_ROUNDS)
+            speeds, speed_runs, speed_how = {"compressed": None, **timing.speeds}, timing.rounds, timing.describe()
+    elif options.quick:
         # One paired timing serves speed and fidelity: the compressed model's timed encodes are its embeddings.
         sentences = fid_sentences = measure.fidelity_sentences(True)
-        timed = {"baseline": base.model, "compressed": model} if speed_measured else {"baseline": base.model}
         with base.lock:
-            timing = measure.paired_throughput(timed, sentences, rounds=QUICK_ROUNDS)
-        speeds = {"compressed": None, **timing.speeds}
-        embeddings = timing.embeddings["compressed"] if speed_measured else measure.encode(model, sentences)
+            timing = measure.paired_throughput({"baseline": base.model, "compressed": model}, sentences,
+                                               rounds=QUICK_ROUNDS)
+        speeds = timing.speeds
+        embeddings = timing.embeddings["compressed"]
         speed_runs, speed_how = timing.rounds, timing.describe()
     else:
         fid_sentences = measure.fidelity_sentences(False)
@@ -106,7 +121,11 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
         speed_runs = options.speed_runs
         speed_how = (f"{'interleaved with the baseline' if speed_measured else 'the baseline alone'} in this call, "
                      f"whole passes: {len(sentences)} sentences x {speed_runs} runs after a warm-up, the median run")
-    result.update(measure.fidelity(measure.base_embeddings(base, fid_sentences), embeddings))
+    original = measure.base_embeddings(base, fid_sentences)
+    result.update(measure.fidelity(original, embeddings))
+    if result["fidelity_cosine"] is None:
+        labels["fidelity_cosine"] = (f"not measured: {embeddings.shape[1]} dims against the original's {original.shape[1]} "
+                                     "have no common space (the pairwise-similarity agreement is measured)")
     baseline["sentences_per_s"] = speeds["baseline"]
     result["sentences_per_s"] = speeds["compressed"]
     progress("done", 1.0)
@@ -138,6 +157,29 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
             "torch_threads": torch.get_num_threads(),
         },
     }
+
+
+def time_quick_speed(result: dict, compressed_model, should_stop: Callable[[], bool] | None = None) -> dict:
+    """The result of a quick evaluation made with `defer_speed`, with its speed measured now: the
+    compressed model timed against the baseline in this call, as a quick evaluation does.
+    Raises Cancelled (via should_stop) without touching `result`."""
+    base = load_base(result["base_model"])
+    sentences = measure.fidelity_sentences(True)
+    with base.lock:
+        timing = measure.paired_throughput({"baseline": base.model, "compressed": compressed_model}, sentences,
+                                           rounds=QUICK_ROUNDS, should_stop=should_stop)
+    out = {**result, "baseline": dict(result["baseline"]), "compressed": dict(result["compressed"]),
+           "labels": {**result["labels"], "sentences_per_s": MEASURED},
+           "measurement": {**result["measurement"], "speed_runs": timing.rounds, "speed": timing.describe(),
+                           "baseline_speed": timing.describe(), "speed_sentences": len(sentences)}}
+    out["baseline"]["sentences_per_s"] = timing.speeds["baseline"]
+    out["compressed"]["sentences_per_s"] = timing.speeds["compressed"]
+    out["ratios"] = _ratios(out["baseline"], out["compressed"])
+    return out
+
+
+def speed_pending(result: dict) -> bool:
+    return result.get("labels", {}).get("sentences_per_s") == PENDING
 
 
 def _ratio(a, b, digits=4):

@@ -12,6 +12,8 @@ from slimlib.data.corpus import project_sentences
 from slimlib.measure import metrics as measure
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
+from slimlib.workflows.export import export
+from slimlib.workflows.verify import verify_folder
 
 pytestmark = [pytest.mark.mpnet, pytest.mark.slow]
 
@@ -26,6 +28,9 @@ CASES = {
     "share_layers": ([{"op": "share_layers", "groups": [[10, 11]]}], 0.58),  # 0.631
     "int8": ([{"op": "quantize", "bits": 8}], 0.97),  # self-checked to >= 0.99 on held-out sentences
     "int4": ([{"op": "quantize", "bits": 4}], 0.96),  # 0.980
+    "int3": ([{"op": "quantize", "bits": 3}], 0.88),  # 0.919
+    "int2": ([{"op": "quantize", "bits": 2}], 0.60),  # 0.661
+    "bf16": ([{"op": "quantize", "bits": 16, "float16": "bf16"}], 0.999),  # 0.9999
 }
 
 
@@ -64,3 +69,17 @@ def test_distillation_recovers_a_dropped_mpnet(mpnet, sentences, reference):
         return float(np.mean(np.sum(reference * got, 1) / np.linalg.norm(reference, axis=1) / np.linalg.norm(got, axis=1)))
 
     assert fidelity(distilled) > fidelity(dropped) + 0.05
+
+
+@pytest.mark.parametrize("steps", [[{"op": "drop_layers", "keep": 6}], [{"op": "quantize", "bits": 8}]],
+                         ids=["6-layers-standard", "int8"])
+def test_onnx_and_openvino_exports_of_mpnet_verify(steps, mpnet, tmp_path):
+    """The shipped forms of a real mpnet: every runtime in the folder (sentence-transformers, ONNX Runtime,
+    OpenVINO) reproduces the export-time reference embeddings within its precision's tolerance."""
+    recipe = Recipe.from_dict({"format": FORMAT, "base_model": mpnet.path, "steps": steps})
+    folder = export(recipe, tmp_path / "out", onnx=True, openvino=True, measure=False)
+    assert (folder / "onnx" / "model.onnx").is_file() and (folder / "openvino" / "model.xml").is_file()
+    checks = verify_folder(folder)
+    runtimes = {check.runtime for check in checks}
+    assert {"onnxruntime", "openvino"} <= runtimes, runtimes
+    assert all(check.ok for check in checks), [check.line() for check in checks]

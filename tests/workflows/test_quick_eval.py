@@ -96,3 +96,54 @@ def test_quick_sts_of_minilm_is_close_to_the_full_dev_set(minilm, stsb_dev):
     """The first 100 pairs (all one easy genre) gave 94.33 where all 1,500 give 86.72 (GUIDE.md)."""
     pairs = stratified_sample(read_pairs(stsb_dev), QUICK_PAIRS)
     assert abs(metrics.sts_spearman(minilm.model, pairs) - 86.72) < 2.5
+
+
+def test_deferred_speed_is_labelled_pending_then_timed_against_the_baseline(tiny_bert, monkeypatch):
+    """The app's live points: stored without speed, then timed in the background by time_quick_speed."""
+    from slimlib.ops.pipeline import apply_recipe
+    from slimlib.workflows.evaluate import PENDING, speed_pending, time_quick_speed
+
+    StubTimer(monkeypatch, tiny_bert.model, compressed_cost=2.0)
+    recipe = Recipe(tiny_bert.path, [])
+    compressed = apply_recipe(recipe, tiny_bert)
+    options = EvalOptions(quick=True, threads=1, defer_speed=True)
+    pending = evaluate(recipe, options, compressed=compressed)
+    assert speed_pending(pending) and pending["labels"]["sentences_per_s"] == PENDING
+    assert pending["ratios"]["speedup"] is None and pending["compressed"]["sentences_per_s"] is None
+    assert pending["compressed"]["fidelity_cosine"] == pytest.approx(1.0, abs=1e-5)  # measured without the timing
+
+    timed = time_quick_speed(pending, compressed.st_model)
+    assert not speed_pending(timed) and speed_pending(pending)  # the input is left as it was
+    assert timed["ratios"]["speedup"] == pytest.approx(0.5, abs=0.025)  # stubbed: twice the cost per sentence
+    assert timed["compressed"]["fidelity_cosine"] == pending["compressed"]["fidelity_cosine"]
+
+
+def test_a_stopped_deferred_timing_raises_cancelled(tiny_bert):
+    from slimlib.errors import Cancelled
+    from slimlib.workflows.evaluate import time_quick_speed
+
+    pending = evaluate(Recipe(tiny_bert.path, []), EvalOptions(quick=True, threads=1, defer_speed=True))
+    with pytest.raises(Cancelled):
+        time_quick_speed(pending, tiny_bert.model, should_stop=lambda: True)
+
+
+def test_fidelity_of_another_width_is_labelled_not_guessed():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.normal(size=(20, 16)), rng.normal(size=(20, 4))
+    out = metrics.fidelity(wide, narrow)
+    assert out["fidelity_cosine"] is None and -100 <= out["fidelity_spearman"] <= 100
+    assert metrics.fidelity(wide, wide)["fidelity_cosine"] == pytest.approx(1.0)
+
+
+def test_a_static_model_is_evaluated_with_its_fidelity_labelled(tiny_bert):
+    from slimlib.ops.recipe import FORMAT
+
+    recipe = Recipe.from_dict({"format": FORMAT, "base_model": tiny_bert.path,
+                               "steps": [{"op": "static", "dims": 8, "train_steps": 0}]})
+    result = evaluate(recipe, EvalOptions(quick=True, threads=1))
+    assert result["compressed"]["fidelity_cosine"] is None
+    assert result["labels"]["fidelity_cosine"].startswith("not measured: 8 dims")
+    assert result["compressed"]["fidelity_spearman"] is not None
+    assert result["ratios"]["size"] < 1 and result["ratios"]["speedup"] > 0
