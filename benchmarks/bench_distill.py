@@ -73,7 +73,7 @@ def target_cell(label: str, result: dict) -> str:
     retained_min, speed_min = TARGETS[label]
     ratios = result["ratios"]
     ok = (ratios["sts_retained"] or 0) >= retained_min and (speed_min is None or (ratios["speedup"] or 0) >= speed_min)
-    wanted = f">= {retained_min:.0%} STS" + (f", >= {speed_min:g}x" if speed_min else "")
+    wanted = f">= {retained_min:.1%} STS" + (f", >= {speed_min:g}x" if speed_min else "")
     return f"{'met' if ok else 'MISSED'} ({wanted})"
 
 

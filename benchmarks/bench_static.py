@@ -14,11 +14,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import STSB_DEV, THREADS, describe_machine, evaluate_rows
+from common import STSB_DEV, STSB_TRAIN, THREADS, describe_machine, evaluate_rows
 
-DEFAULT = {"op": "static"}  # 96 dims, int8 table, 600 training steps on the project sentences
+# The op's defaults (96 dims, int8 table, 600 tuning steps), tuned on the STS-B *train* sentences (as the
+# distillation rows are; never the dev pairs that are scored); the project's few hundred sentences
+# (the op's default corpus) tune it less: 79.71 on STS-B dev in a side run.
+DEFAULT = {"op": "static", "corpus": str(STSB_TRAIN)}
 ROWS = [
-    ("static 96d int8, tuned 600 steps (the op's default)", [DEFAULT]),
+    ("static 96d int8, tuned 600 steps on STS-B train (op defaults otherwise)", [DEFAULT]),
+    ("static 96d int8, tuned on the project sentences (the op's default corpus)", [{"op": "static"}]),
     ("static 256d float32, not tuned (model2vec distill-like)",
      [{"op": "static", "dims": 256, "train_steps": 0, "table_dtype": "float32"}]),
 ]
@@ -52,6 +56,7 @@ def loader_speeds(sentences: list[str]) -> dict[str, float]:
         for _ in range(ROUNDS):
             for name, encode in encoders.items():
                 start = time.perf_counter()
+                # each at the batch it is used with: a static model's cost per batch is mostly fixed overhead
                 encode(sentences, batch_size=256 if "static" in name else 32)
                 times[name].append(time.perf_counter() - start)
     return {name: len(sentences) / statistics.median(t) for name, t in times.items()}

@@ -31,6 +31,11 @@ def evaluate_rows(rows, base_model: str = "all-MiniLM-L6-v2", data: Path | None 
         result = evaluate(recipe, EvalOptions(data=str(data) if data else None, threads=threads, quick=quick))
         out.append({"label": label, "result": result, "seconds": round(time.perf_counter() - start, 1)})
         print_row(out[-1], header=len(out) == 1)
+    print("\nWhat each row did (the ops' notes):")
+    for row in out:
+        for note in row["result"].get("notes", []):
+            print(f"- {row['label']}: {note}")
+    print(flush=True)
     return out
 
 

@@ -11,11 +11,15 @@ until the floor is met.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..measure.hardware import cpu_info
 from ..optional import require
+from ..paths import cache_dir
 from .int8 import quantizable_matmuls, quantize_dynamic_int8
 
 FIDELITY_FLOOR = 0.99  # mean cosine of mean-pooled hidden states, int8 vs fp32
@@ -112,6 +116,27 @@ def checked_int8(fp32: bytes, inputs: dict[str, np.ndarray], embeddings: bool, r
         return mean_cosine(reference, pooled(_run(_session(graph), inputs)[0], mask))
 
     matmuls = quantizable_matmuls(fp32)
+    # The search is deterministic for a graph, its settings and the CPU's int8 kernels: remember its
+    # verdict, so the same model's int8 is built once (mpnet: minutes) and then in seconds.
+    record = _record_path(fp32, embeddings, reduce_range)
+    if record.is_file():
+        known = json.loads(record.read_text(encoding="utf-8"))
+        graph = quantize_dynamic_int8(fp32, embeddings=embeddings, reduce_range=reduce_range,
+                                      exclude=set(known["excluded"]))
+        return Int8Result(graph, fidelity(graph), known["first"], list(known["excluded"]), len(matmuls), reduce_range)
+    result = _search(fp32, inputs, embeddings, reduce_range, fidelity, matmuls, progress, check_stop)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"excluded": result.excluded, "first": result.first_fidelity}), encoding="utf-8")
+    return result
+
+
+def _record_path(fp32: bytes, embeddings: bool, reduce_range: bool):
+    features = ",".join(sorted(cpu_info().get("features", [])))
+    key = hashlib.sha256(fp32 + f"|{embeddings}|{reduce_range}|{features}|{FIDELITY_FLOOR}".encode()).hexdigest()[:24]
+    return cache_dir("int8") / f"{key}.json"
+
+
+def _search(fp32, inputs, embeddings, reduce_range, fidelity, matmuls, progress, check_stop) -> Int8Result:
     graph = quantize_dynamic_int8(fp32, embeddings=embeddings, reduce_range=reduce_range)
     first = current = fidelity(graph)
     result = Int8Result(graph, first, first, [], len(matmuls), reduce_range)

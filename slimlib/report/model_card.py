@@ -47,8 +47,9 @@ def load_section(fmt) -> list[str]:
     return lines
 
 
-def render(recipe, result: dict | None, fmt=None) -> str:
-    """The folder's README.md; `fmt` is the export's ExportFormat (standard or not, runtimes)."""
+def render(recipe, result: dict | None, fmt=None, notes: list[str] | None = None) -> str:
+    """The folder's README.md; `fmt` is the export's ExportFormat (standard or not, runtimes); `notes`
+    (what each op did, e.g. which matrices int8 kept in fp32) default to the result's."""
     lines = front_matter(recipe, bool(fmt and fmt.standard)) + [
         f"# {recipe.name or 'Compressed ' + recipe.base_model}",
         "",
@@ -60,6 +61,9 @@ def render(recipe, result: dict | None, fmt=None) -> str:
         "```",
         "",
     ] + load_section(fmt)
+    notes = list(notes if notes is not None else (as_result(result).notes if result is not None else []))
+    if notes:
+        lines += ["", "## What was done", ""] + [f"- {note}" for note in notes]
     lines += ["", "## Measured", ""]
     if result is None:
         lines.append("Not measured (exported with --no-eval). Run `python -m slimlib eval slimlib_recipe.json`.")
@@ -82,6 +86,4 @@ def render(recipe, result: dict | None, fmt=None) -> str:
         "",
         "Library versions: " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items() if v) + ".",
     ]
-    for note in r.notes:
-        lines.append(f"\nNote: {note}")
     return "\n".join(lines) + "\n"

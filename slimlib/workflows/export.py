@@ -84,7 +84,7 @@ def export(recipe, out: str | Path, onnx: bool = False, data: str | None = None,
             write_openvino(compressed, folder)
         write_reference(compressed.st_model, folder, precision_of(compressed.recipe.to_dict()["steps"]), blockers)
         (folder / "README.md").write_text(
-            model_card.render(compressed.recipe, result, describe_folder(folder)), encoding="utf-8")
+            model_card.render(compressed.recipe, result, describe_folder(folder), compressed.notes), encoding="utf-8")
     except WRITE_ERRORS as exc:
         raise SlimlibError(f"{folder}: could not finish the export ({write_error_reason(exc)})") from None
     return folder

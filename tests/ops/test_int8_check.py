@@ -72,3 +72,15 @@ def test_excluded_matmuls_stay_float_and_ranking_covers_them_all(tiny_bert):
               "attention_mask": np.ones((1, 4), dtype=np.int64), "token_type_ids": np.zeros((1, 4), dtype=np.int64)}
     ranking = int8_check.rank_matmuls(fp32, tokens)
     assert sorted(ranking) == sorted(names)
+
+
+def test_the_search_runs_once_per_graph_and_cpu_then_its_verdict_is_reused(tiny, monkeypatch):
+    monkeypatch.setattr(int8_check, "FIDELITY_FLOOR", 0.999998)  # forces a search (and a key of its own)
+    first = int8_note(apply_recipe(int8_recipe(tiny), tiny))
+    assert first.startswith("int8 except "), first
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched again although the verdict for this graph is recorded")
+
+    monkeypatch.setattr(int8_check, "_search", no_search)
+    assert int8_note(apply_recipe(int8_recipe(tiny), tiny)) == first
