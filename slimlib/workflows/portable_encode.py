@@ -43,17 +43,34 @@ def _pooling(folder: Path) -> tuple[str, bool]:
     return mode, normalize
 
 
+def _pad_id(tokenizer) -> int:
+    """The id the model's own tokenizer pads with (sentence-transformers pads with it too)."""
+    padding = tokenizer.padding
+    if padding and padding.get("pad_id") is not None:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>"):
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            return int(found)
+    return 0
+
+
 def _token_inputs(folder: Path, sentences: list[str]) -> dict[str, np.ndarray]:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    pad_id = _pad_id(tokenizer)
     tokenizer.no_padding()  # some tokenizer.json files pad every batch to a fixed length
     tokenizer.enable_truncation(max_length=_max_length(folder))
     encodings = tokenizer.encode_batch(list(sentences))
     length = max(len(e.ids) for e in encodings)
     shape = (len(encodings), length)
     inputs = {name: np.zeros(shape, dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
-    for row, e in enumerate(encodings):  # padded positions are masked out: the pad id does not matter
+    # Padded positions are masked out of attention and pooling, but the pad token still matters: dynamic
+    # int8 scales each activation tensor by its range over every position, padding included, so a
+    # different pad id (mpnet pads with 1, not 0) shifts the int8 embeddings (min cosine 0.984 on mpnet).
+    inputs["input_ids"][:] = pad_id
+    for row, e in enumerate(encodings):
         n = len(e.ids)
         inputs["input_ids"][row, :n] = e.ids
         inputs["attention_mask"][row, :n] = e.attention_mask

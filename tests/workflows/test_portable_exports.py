@@ -101,3 +101,19 @@ def test_model_card_says_what_each_op_did_also_without_measuring(tiny_bert, tmp_
     card = (folder / "README.md").read_text()
     done = card.split("## What was done", 1)[1].split("## Measured", 1)[0]
     assert "int8" in done and "matrices" in done, done  # the int8 self-check's verdict
+
+
+def test_portable_inputs_pad_with_the_models_own_pad_token(tiny_mpnet_path, tiny_bert_path):
+    """int8 activations are scaled over every position, padding included: pad as the model's tokenizer does."""
+    from tokenizers import Tokenizer
+
+    from slimlib.workflows.portable_encode import _pad_id, _token_inputs
+
+    for folder in (tiny_mpnet_path, tiny_bert_path):
+        expected = _pad_id(Tokenizer.from_file(str(folder / "tokenizer.json")))
+        inputs = _token_inputs(folder, ["a", "a much longer sentence than the first one"])
+        padded = inputs["attention_mask"] == 0
+        assert padded.any() and (inputs["input_ids"][padded] == expected).all()
+    custom = Tokenizer.from_file(str(tiny_bert_path / "tokenizer.json"))
+    custom.enable_padding(pad_id=7, pad_token="[unused6]")  # a tokenizer.json that names its pad id (mpnet's: 1)
+    assert _pad_id(custom) == 7
