@@ -153,3 +153,22 @@ def metric_texts(page) -> dict[str, str]:
         label = card.locator('[data-testid="stMetricLabel"]').inner_text().strip()
         out[label] = card.locator('[data-testid="stMetricValue"]').inner_text().strip()
     return out
+
+
+# Explore shows a control change's point before its speed: the speed is timed in a background thread
+# (ui/speed_timer.py) while a caption says so, and the page reruns once it lands.
+PENDING_SPEED = "timing against the baseline in the background"
+
+
+def wait_for_speed(page, timeout_ms: float = WAIT_MS) -> None:
+    """Until no point on the page still waits for its background speed timing and no script run is
+    going on (twice, half a second apart: the page reruns when a timing lands)."""
+    settled = ("() => !document.body.innerText.includes('%s')"
+               " && !document.querySelector('[data-testid=\"stStatusWidget\"]')" % PENDING_SPEED)
+    for _ in range(2):
+        try:
+            page.wait_for_function(settled, timeout=timeout_ms)
+        except Exception as exc:
+            raise AssertionError(f"speed still pending after {timeout_ms / 1000:.0f} s; the page shows:\n"
+                                 f"{page_text(page)}") from exc
+        page.wait_for_timeout(500)

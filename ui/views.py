@@ -51,14 +51,24 @@ def card_delta(key: str, value: float | None, base: float | None) -> str | None:
 
 
 def metric_cards(entry: Entry) -> None:
-    """One card per CARD_METRICS metric: value, change against the baseline, how it was obtained."""
+    """One card per CARD_METRICS metric: value, change against the baseline, how it was obtained.
+
+    With no compression the config is the baseline: its cards show the baseline's own numbers, marked
+    "baseline" rather than a change (its speed is the model timed against an identical copy, so a
+    change would be timing noise shown as a speed-up)."""
     result = EvalResult.from_dict(entry.result)
+    is_baseline = result.is_baseline or not entry.recipe.get("steps")
     for col, key in zip(st.columns(len(CARD_METRICS)), CARD_METRICS):
         m = METRICS[key]
         value, base = m.value(result), m.baseline_value(result)
-        col.metric(m.card or m.name, m.format(value, compact=True, missing="n/a"), card_delta(key, value, base),
-                   delta_color="inverse" if m.direction == "min" else "normal",
-                   help=f"{m.help}. Baseline: {m.format(base, compact=True)}.")
+        if is_baseline:
+            col.metric(m.card or m.name, m.format(base if base is not None else value, compact=True, missing="n/a"),
+                       "baseline", delta_color="off", delta_arrow="off",
+                       help=f"{m.help}. No compression: the original model's own value.")
+        else:
+            col.metric(m.card or m.name, m.format(value, compact=True, missing="n/a"), card_delta(key, value, base),
+                       delta_color="inverse" if m.direction == "min" else "normal",
+                       help=f"{m.help}. Baseline: {m.format(base, compact=True)}.")
         col.caption(m.how(result))
     st.caption(measurement_text(result)[0].upper() + measurement_text(result)[1:])
 
@@ -109,8 +119,9 @@ def _goal_name(key: str) -> str:
 
 
 def _seed_goal_widgets(goal: Goal) -> None:
+    # Not "w.goal.on": the toggle may already be drawn in this run (turned on by the user), and
+    # Streamlit refuses a change to a drawn widget's state; the caller seeds it before drawing.
     ss = st.session_state
-    ss["w.goal.on"] = True
     ss["w.goal.constraints"] = [c.metric for c in goal.constraints if c.metric in GOAL_METRICS]
     for c in goal.constraints:
         ss[f"w.goal.bound.{c.metric}"] = float(c.bound)

@@ -13,7 +13,7 @@ def draw(w, shape) -> dict:
     values = w.read()
     if mode == "choose":
         st.caption("Layers kept (ticked):")
-        cols = st.columns(min(shape.num_layers, 6))
+        cols = st.columns(min(shape.num_layers, 3))  # 3 per row: "layer 10" stays readable in the sidebar
         dropped = set(values["dropped"])
         for i in range(shape.num_layers):
             cols[i % len(cols)].checkbox(f"layer {i}", key=w.seed(f"layer.{i}", i not in dropped),
