@@ -7,6 +7,7 @@ to the history, which is also what the trade-off chart draws.
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,10 +112,10 @@ def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=N
     # replay breaks when two sessions run the same cached call while drawing a progress bar.
     options = data.options(quick)
     options.defer_speed = live
-    if live:
-        speed_timer().interrupt()  # this evaluation needs the cores and the base model now
-    compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
-    result = evaluate(recipe, options, progress=progress, should_stop=should_stop, compressed=compressed)
+    # Someone is waiting for this one: background speed timings pause (and resume after it).
+    with speed_timer().foreground() if live else nullcontext():
+        compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
+        result = evaluate(recipe, options, progress=progress, should_stop=should_stop, compressed=compressed)
     entry = store.add(result, model_hash=base.content_hash, data_key=data.key(quick), data_label=data.label)
     if live:
         speed_timer().submit(entry, compressed.st_model)

@@ -2,14 +2,19 @@
 
 A control change shows its point as soon as size, STS and fidelity are known (about half the work of a
 quick evaluation); its speed, timed against the baseline in the same call, follows from one
-background thread per server process and is written into the same history row. A newer request
-(the user moved on) stops the timing in progress within one batch, so timings never queue up behind
-the user; a point left pending is timed again when it is shown again.
+background thread per server process and is written into the same history row.
+
+Order and fairness: the newest request is timed first (the point the user is looking at); a foreground
+evaluation (any session's control change) pauses the timer, stopping a timing in progress within one
+batch, so timings never slow down the user; a stopped timing goes back into the queue and runs when
+the cores are free again. Every session's points are timed eventually, one at a time (they share the
+cores and the base model).
 """
 from __future__ import annotations
 
 import atexit
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from slimlib.errors import Cancelled
@@ -19,6 +24,8 @@ from slimlib.workflows.evaluate import speed_pending, time_quick_speed
 
 from .resources import history
 
+KEEP_MODELS = 2  # queued requests that keep their compressed model in memory; older ones re-apply the recipe
+
 
 @dataclass
 class _Request:
@@ -27,38 +34,53 @@ class _Request:
     data_key: str
     data_label: str
     result: dict
-    compressed_model: object | None  # None: re-apply the recipe (a point shown again later)
+    compressed_model: object | None  # None: re-apply the recipe (cheap for training-free recipes)
 
 
 class SpeedTimer:
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._next: _Request | None = None
-        self._generation = 0  # bumped by every request: a timing of an older generation stops
+        self._queue: dict[int, _Request] = {}  # entry id -> request, oldest first
+        self._generation = 0  # bumped to stop the timing in progress
+        self._foreground = 0  # evaluations running now: the timer waits for them
         self._busy_with: int | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
 
     def submit(self, entry, compressed_model=None) -> None:
-        """Time this history entry's speed next, stopping any timing in progress."""
+        """Time this history entry's speed next (newest first)."""
         if not speed_pending(entry.result):
             return
-        request = _Request(entry.id, entry.model_hash, entry.data_key, entry.data_label, entry.result,
-                           compressed_model)
         with self._lock:
-            if self._closing or (self._busy_with == entry.id and self._next is None):
-                return  # shutting down, or already being timed
-            self._generation += 1
-            self._next = request
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="slimlib-speed-timer", daemon=True)
-                self._thread.start()
-            self._lock.notify()
+            if self._closing:
+                return
+            known = self._queue.pop(entry.id, None)
+            model = compressed_model if compressed_model is not None else (known.compressed_model if known else None)
+            self._queue[entry.id] = _Request(entry.id, entry.model_hash, entry.data_key, entry.data_label,
+                                             entry.result, model)
+            for old in list(self._queue.values())[:-KEEP_MODELS]:
+                old.compressed_model = None
+            if self._busy_with is not None and self._busy_with != entry.id:
+                self._generation += 1  # the newer point goes first; the one in progress is requeued
+            self._ensure_thread()
+            self._lock.notify_all()
 
-    def interrupt(self) -> None:
-        """Stop the timing in progress (a foreground evaluation needs the cores and the base model)."""
+    @contextmanager
+    def foreground(self):
+        """Around an evaluation someone is waiting for: the timer stops and waits until it is done."""
         with self._lock:
+            self._foreground += 1
             self._generation += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._foreground -= 1
+                self._lock.notify_all()
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self._busy_with is not None or bool(self._queue)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop and join the thread (at exit: a daemon thread still inside torch when the interpreter
@@ -66,30 +88,36 @@ class SpeedTimer:
         with self._lock:
             self._closing = True
             self._generation += 1
-            self._next = None
+            self._queue.clear()
             thread = self._thread
             self._lock.notify_all()
         if thread is not None:
             thread.join(timeout)
 
-    def busy(self) -> bool:
-        with self._lock:
-            return self._busy_with is not None or self._next is not None
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="slimlib-speed-timer", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                while self._next is None:
-                    if self._closing or not self._lock.wait(timeout=60):
+                while not self._closing and (not self._queue or self._foreground):
+                    if not self._lock.wait(timeout=60) and not self._queue:
                         self._thread = None
                         return
-                request, self._next = self._next, None
+                if self._closing:
+                    self._thread = None
+                    return
+                request = self._queue.pop(next(reversed(self._queue)))  # the newest
                 generation, self._busy_with = self._generation, request.entry_id
             try:
                 self._time(request, lambda g=generation: self._generation != g)
             except Cancelled:
-                pass  # left pending: timed again when shown again
-            except Exception:  # noqa: BLE001 - a failed timing leaves the point pending, never breaks the page
+                with self._lock:  # back in line behind newer requests, unless it was submitted again meanwhile
+                    if not self._closing and request.entry_id not in self._queue:
+                        self._queue = {request.entry_id: request, **self._queue}
+            except Exception:  # noqa: BLE001 - a failed timing leaves the point pending; it never breaks a page
                 pass
             finally:
                 with self._lock:
@@ -103,6 +131,7 @@ class SpeedTimer:
 
             recipe = Recipe.from_dict(request.result["recipe"])
             model = apply_recipe(recipe, load_base(request.result["base_model"]), should_stop=should_stop).st_model
+            request.compressed_model = model  # a stopped timing resumes without applying again
         timed = time_quick_speed(request.result, model, should_stop=should_stop)
         history().add(timed, model_hash=request.model_hash, data_key=request.data_key, data_label=request.data_label)
 
