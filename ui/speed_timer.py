@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from slimlib.errors import Cancelled
+from slimlib.history import History
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
 from slimlib.workflows.evaluate import speed_pending, time_quick_speed
@@ -35,6 +36,7 @@ class _Request:
     data_label: str
     result: dict
     compressed_model: object | None  # None: re-apply the recipe (cheap for training-free recipes)
+    store_path: object = None  # the history the entry came from (the data folder may change meanwhile)
 
 
 class SpeedTimer:
@@ -57,7 +59,7 @@ class SpeedTimer:
             known = self._queue.pop(entry.id, None)
             model = compressed_model if compressed_model is not None else (known.compressed_model if known else None)
             self._queue[entry.id] = _Request(entry.id, entry.model_hash, entry.data_key, entry.data_label,
-                                             entry.result, model)
+                                             entry.result, model, history().path)
             for old in list(self._queue.values())[:-KEEP_MODELS]:
                 old.compressed_model = None
             if self._busy_with is not None and self._busy_with != entry.id:
@@ -77,6 +79,17 @@ class SpeedTimer:
             with self._lock:
                 self._foreground -= 1
                 self._lock.notify_all()
+
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        """Until every queued timing is done (tests, benchmarks); False on timeout."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.busy():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def busy(self) -> bool:
         with self._lock:
@@ -133,7 +146,8 @@ class SpeedTimer:
             model = apply_recipe(recipe, load_base(request.result["base_model"]), should_stop=should_stop).st_model
             request.compressed_model = model  # a stopped timing resumes without applying again
         timed = time_quick_speed(request.result, model, should_stop=should_stop)
-        history().add(timed, model_hash=request.model_hash, data_key=request.data_key, data_label=request.data_label)
+        History(request.store_path).add(timed, model_hash=request.model_hash, data_key=request.data_key,
+                                        data_label=request.data_label)
 
 
 _TIMER = SpeedTimer()

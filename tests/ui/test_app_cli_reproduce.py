@@ -30,6 +30,9 @@ def test_app_recipe_reproduces_through_the_cli(tiny_bert_path, stsb_dev, tmp_pat
     # What the app showed is what it stored; the exported recipe is the one on the page.
     app_recipe = json.loads(at.get("code")[0].value)
     assert [s["op"] for s in app_recipe["steps"]] == ["drop_layers", "quantize"]
+    from ui.speed_timer import speed_timer
+
+    assert speed_timer().wait_idle()  # the point's speed is timed in the background after it is drawn
     entry = next(e for e in History().entries() if e.recipe["steps"] == app_recipe["steps"])
     app_result = entry.result
 
