@@ -13,6 +13,7 @@ cores and the base model).
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from slimlib.workflows.evaluate import speed_pending, time_quick_speed
 
 from .resources import history
 
+# Opt-in (SLIMLIB_BACKGROUND_SPEED=1) until the six-concurrent-browser-sessions test passes with it: with
+# it on, that test timed out (2026-11-29); off, a point's speed is timed in the same call, as before.
+BACKGROUND_SPEED = os.environ.get("SLIMLIB_BACKGROUND_SPEED") == "1"
 KEEP_MODELS = 2  # queued requests that keep their compressed model in memory; older ones re-apply the recipe
 
 
