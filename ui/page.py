@@ -120,6 +120,9 @@ def load(model_name: str | None = None) -> PageContext:
     linked = st.session_state.pop("link_recipe", None)
     if linked is not None:  # a shared link: its recipe becomes the controls once the shape is known
         state.restore_recipe(linked, ctx.shape)
+        # The model picker already drew this run with the link's model; a reseed on the next run
+        # would overwrite whatever the user types first (their edit arrives with that run).
+        state.skip_model_reseed()
     return ctx
 
 

@@ -63,6 +63,11 @@ def set_config(new_config: dict) -> None:
     _flag_restore()
 
 
+def skip_model_reseed() -> None:
+    """Keep the model picker's widgets as they are on the next run (they already show the config's model)."""
+    st.session_state.pop("model_reseed", None)
+
+
 def restore_recipe(recipe: Recipe, shape) -> None:
     set_config(recipe_to_config(recipe, shape))
 

@@ -304,3 +304,22 @@ def test_present_shows_the_config_its_numbers_the_goal_and_the_claims(data_dir, 
     assert any("How measured" in c.value for c in at.caption)
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert any("HTML report" in b.label for b in at.get("download_button"))
+
+
+def test_the_first_edit_after_opening_a_link_is_not_undone_by_the_links_own_restore(data_dir, tiny_bert_path, tmp_path):
+    """Opening a link restores its recipe after the model picker has drawn; that restore must not make
+    the next run reseed the picker, or the user's first typed folder is silently replaced by the link's."""
+    from slimlib.ops.recipe import Recipe
+    from ui.config import encode_recipe
+
+    at = explore_app(query={"cfg": encode_recipe(Recipe(str(tiny_bert_path), []))})
+    at.session_state["data.saved"] = dict(NO_PAIRS)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="w.model_text").value == str(tiny_bert_path)
+    missing = str(tmp_path / "no-such-model")
+    at.text_input(key="w.model_text").set_value(missing).run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="w.model_text").value == missing
+    errors = [e.value for e in at.error]
+    assert any(f"{missing}: folder not found" in e and f"still showing {tiny_bert_path}" in e for e in errors), errors

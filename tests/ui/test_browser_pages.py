@@ -117,6 +117,19 @@ def wait_until(page, condition, timeout_ms: float = WAIT_MS, what: str = "condit
         page.wait_for_timeout(200)
 
 
+def appear(page, locator, what: str, idle_s: float = 60) -> None:
+    """Until `locator` is visible. A page that stays idle (no script run) for `idle_s` without it will
+    not show it any more: fail then, with the page's text, rather than after the whole WAIT_MS."""
+    deadline, idle_since = time.time() + WAIT_MS / 1000, None
+    while not locator.is_visible():
+        now = time.time()
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        idle_since = None if running else (idle_since or now)
+        if now > deadline or (idle_since is not None and now - idle_since > idle_s):
+            raise AssertionError(f"{what} never appeared; the page shows:\n{page_text(page)}")
+        page.wait_for_timeout(250)
+
+
 def settle(page, timeout_ms: float = WAIT_MS) -> None:
     """Until no script run is going on, seen three times 0.3 s apart. Streamlit shows its running
     indicator a moment after a run starts, so one look right after a click can fall in that gap
@@ -216,7 +229,7 @@ def test_a_missing_model_folder_keeps_the_page_and_going_back_evaluates_normally
 
         missing = str(tmp_path / "no-such-model")
         enter(folder, missing)
-        page.locator(ERROR).filter(has_text="folder not found").first.wait_for(timeout=WAIT_MS)
+        appear(page, page.locator(ERROR).filter(has_text="folder not found").first, "the folder-not-found error")
         settle(page)
         error = page.locator(ERROR).filter(has_text="folder not found").first.inner_text()
         assert missing in error and f"still showing {tiny_bert_path}" in error, error
@@ -303,7 +316,7 @@ def test_the_goal_marks_the_best_config_and_rides_in_the_url(page, server, tiny_
 
         # A constraint nothing meets: no best config, the closest one named instead, no star.
         _set_sts_bound(page, 20.0)
-        page.locator(WARNING).filter(has_text="No evaluated config meets the goal yet").first.wait_for(timeout=WAIT_MS)
+        appear(page, page.locator(WARNING).filter(has_text="No evaluated config meets the goal yet").first, "the no-config-meets-the-goal warning")
         assert page.locator(SUCCESS).filter(has_text="Best for your goal").count() == 0
         assert "best for your goal" not in texts(page, LEGEND)
         goal = _goal_in_url(page)
@@ -312,7 +325,7 @@ def test_the_goal_marks_the_best_config_and_rides_in_the_url(page, server, tiny_
         # One the baseline meets (it retains all of its own STS): a best config, marked and listed.
         _set_sts_bound(page, 0.9)
         best = page.locator(SUCCESS).filter(has_text="Best for your goal").first
-        best.wait_for(timeout=WAIT_MS)
+        appear(page, best, "the best-for-your-goal marker")
         line = best.inner_text()
         assert re.search(r"Best for your goal \(STS retained at least 90\.0%; maximise Speedup\): #\d+ .+orange star", line), line
         assert page.locator(WARNING).filter(has_text="No evaluated config meets").count() == 0
