@@ -19,7 +19,7 @@ from slimlib.report.goal import rank
 from slimlib.report.tradeoff import choose_y
 from ui import page, state
 from ui.controls import data_picker, model_picker, op_controls
-from ui.evaluation import baseline_entry, evaluate_and_store, lookup
+from ui.evaluation import baseline_entry, evaluate_and_store, evaluation_job, lookup
 from ui.speed_timer import BACKGROUND_SPEED, speed_timer
 from ui.resources import history
 from ui.views import (axis_pickers, chart_points, goal_editor, goal_table, job_panel, metric_cards, start_job, tradeoff_chart,
@@ -80,17 +80,11 @@ def explore() -> None:
             st.info("This config trains (distillation), which takes minutes: start it when ready. "
                     "It runs in the background; you can keep exploring.")
             if buttons[0].button("Train and evaluate", type="primary"):
-                frozen_recipe, frozen_data = Recipe.from_dict(recipe.to_dict()), data
-                start_job("distillation + quick evaluation",
-                          lambda progress, should_stop: evaluate_and_store(frozen_recipe, frozen_data, True, progress,
-                                                                           should_stop, use_streamlit_cache=False))
+                start_job("distillation + quick evaluation", evaluation_job(recipe, data, quick=True))
                 st.rerun()
         if current is not None and current.quick and data.path:
             if buttons[1].button("Run full evaluation", help="All pairs, all speed sentences; runs in the background."):
-                frozen_recipe, frozen_data = Recipe.from_dict(recipe.to_dict()), data
-                start_job("full evaluation",
-                          lambda progress, should_stop: evaluate_and_store(frozen_recipe, frozen_data, False, progress,
-                                                                           should_stop, use_streamlit_cache=False))
+                start_job("full evaluation", evaluation_job(recipe, data, quick=False))
                 st.rerun()
 
     if current is not None:

@@ -8,7 +8,7 @@ from slimlib.report.presets import PRESETS, judge
 from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.controls import data_picker
-from ui.evaluation import evaluate_and_store, lookup
+from ui.evaluation import evaluate_and_store, evaluation_job, lookup
 from ui.views import job_panel, start_job
 
 page.setup("Presets")
@@ -29,9 +29,7 @@ for item in PRESETS:
     entry = lookup(recipe, data, quick=False) or lookup(recipe, data, quick=True)
     if cols[0].button("Replay", key=f"preset.run.{item.key}", disabled=entry is not None, type="primary"):
         if item.trains:
-            start_job(f"preset: {item.title}",
-                      lambda progress, should_stop, r=recipe, d=data: evaluate_and_store(r, d, True, progress, should_stop,
-                                                                                       use_streamlit_cache=False))
+            start_job(f"preset: {item.title}", evaluation_job(recipe, data, quick=True))
             st.rerun()
         bar = st.progress(0.0, text="evaluating")
         try:

@@ -122,6 +122,14 @@ def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=N
     return entry
 
 
+
+def evaluation_job(recipe: Recipe, data: DataChoice, quick: bool):
+    """The work of a background job (ui.views.start_job) that evaluates and stores this recipe. The
+    recipe is copied now: the controls keep changing the session's own while the job runs."""
+    frozen = Recipe.from_dict(recipe.to_dict())
+    return lambda progress, should_stop: evaluate_and_store(frozen, data, quick, progress, should_stop,
+                                                            use_streamlit_cache=False)
+
 def _plain_base(name: str):
     from slimlib.model.base import load_base
 

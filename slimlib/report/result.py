@@ -267,11 +267,17 @@ def table_rows(result: "EvalResult | Mapping[str, Any]") -> list[dict]:
     for key in TABLE_ROWS:
         m = METRICS[key]
         ratio = METRICS[m.ratio] if m.ratio else None
+        if ratio is None:
+            ratio_text = ""
+        elif r.is_baseline:  # against itself: a measured speed ratio would be timing noise shown as a change
+            ratio_text = "baseline"
+        else:
+            ratio_text = ratio.format(ratio.value(r), missing="-")
         rows.append({
             "key": key, "name": m.name, "unit": m.unit,
             "baseline": m.format(m.baseline_value(r)),
             "compressed": m.format(m.value(r)),
-            "ratio": ratio.format(ratio.value(r), missing="-") if ratio else "",
+            "ratio": ratio_text,
             "how": m.how(r),
         })
     return rows

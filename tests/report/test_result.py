@@ -99,3 +99,15 @@ def test_reports_print_the_listed_metrics(real_result):
     assert rows["sts_spearman"]["compressed"] in text and rows["sts_spearman"]["compressed"] in card
     assert rows["sentences_per_s"]["ratio"] == METRICS["speedup"].format(real_result["ratios"]["speedup"])
     assert re.search(r"\b50( of [\d,]+)? pairs", card)  # data_pairs_total, when evaluate writes it
+
+
+def test_the_baseline_row_says_baseline_rather_than_a_speed_ratio_against_itself(real_result):
+    import copy
+
+    baseline = copy.deepcopy(real_result)
+    baseline["recipe"]["steps"] = []
+    baseline["ratios"]["speedup"] = 1.05  # what timing noise against an identical copy looks like
+    rows = {row["key"]: row for row in table_rows(baseline)}
+    assert rows["sentences_per_s"]["ratio"] == "baseline"
+    assert rows["sentences_per_s"]["compressed"] == METRICS["sentences_per_s"].format(baseline["compressed"]["sentences_per_s"])
+    assert rows["sentences_per_s"]["ratio"] != table_rows(real_result)[list(TABLE_ROWS).index("sentences_per_s")]["ratio"]
