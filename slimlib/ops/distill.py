@@ -1,9 +1,10 @@
 """The `distill` op: recover what earlier steps took away by training the student on the base model's
 embeddings of unlabelled sentences.
 
-The training itself lives in slimlib/distillation.py; this module does the recipe plumbing: the
-corpus, the two caches (teacher embeddings, trained weights) and the checks that the model can
-still be trained. A trained result is cached under a key made of the base model's content hash,
+The training itself lives in slimlib/ops/training.py; this module does the recipe plumbing: the
+corpus, a teacher of another width (its embeddings reduced by PCA, or a Dense projection added to
+the student), the two caches (teacher embeddings, trained weights) and the checks that the model
+can still be trained. A trained result is cached under a key made of the base model's content hash,
 a fingerprint of the exact student the training starts from (so it covers whatever the earlier
 steps did, even if their code changes), the distill settings and the corpus hash.
 """
@@ -33,6 +34,9 @@ from .registry import OpSpec, register_op
 from ..model.slim import WEIGHTS_NAME, _is_derived_buffer, _under
 
 
+PROJECTIONS = ("pca", "dense")
+
+
 @dataclass
 class Distill(Step):
     # Defaults are what the distillation benchmark measured best within 10 minutes on 2 cores
@@ -47,8 +51,15 @@ class Distill(Step):
     corpus_sha256: str | None = setting("Hash of the training sentences, filled in when the step runs.", default=None)
     teacher: str | None = setting(
         "The model to learn from: null for the uncompressed base, or any base model source (a named model such as "
-        "all-mpnet-base-v2, a local folder, a hub id). A teacher of another width is projected onto the student's "
-        "width by its top singular directions on the corpus.", default=None)
+        "all-mpnet-base-v2, a local folder, a hub id). A teacher of another width meets the student as "
+        "`projection` says.", default=None)
+    # Left out of the recipe at "pca" (omit_default): recipes and trained-weights caches written before
+    # this setting existed keep their keys, since "pca" is what they did.
+    projection: str = setting(
+        'Only for a teacher whose width differs from the student\'s: "pca" reduces the teacher\'s embeddings to '
+        'the student\'s width by their top singular directions on the corpus; "dense" has the student learn a '
+        "Dense layer onto the teacher's width, saved with the model (its embeddings become the teacher's width).",
+        default="pca", omit_default=True)
 
     def __post_init__(self) -> None:
         self._require_int("steps", low=1, high=100_000)
@@ -58,6 +69,7 @@ class Distill(Step):
         self._require_int("seed", low=0)
         self._require_int("max_seq_length", low=8, high=8192)
         self._require_choice("loss", ("mse", "cosine", "mse+cosine"))
+        self._require_choice("projection", PROJECTIONS)
         if not isinstance(self.corpus, str) or not self.corpus:
             raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
         if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher.strip()):
@@ -93,21 +105,13 @@ def distill(ctx: OpContext, step: Distill) -> None:
     with teacher.lock:  # a shared base model: one user of it at a time
         targets = distillation.cached_teacher_embeddings(teacher.model, sentences, step.max_seq_length,
                                                          cache_dir("teacher"), teacher_key, ctx.check_stop)
-    width = ctx.st_model.get_sentence_embedding_dimension()
-    if targets.shape[1] != width:
-        teacher_width = targets.shape[1]
-        try:
-            targets = project_to_width(targets, width)
-        except ValueError as exc:
-            raise step.fail("teacher", str(exc)) from None
-        ctx.notes.append(f"distill: the teacher's {teacher_width}-dim embeddings projected onto the student's "
-                         f"{width} dims by their top singular directions on the corpus")
+    targets, projection = meet_teacher_width(ctx, step, sentences, targets)
     started = time.perf_counter()
     losses = train(ctx, sentences, targets, settings)
     seconds = time.perf_counter() - started
     final_loss = sum(losses[-10:]) / len(losses[-10:])
     store_trained(ctx, folder, {"seconds": round(seconds, 1), "loss_first": losses[0], "loss_last": final_loss,
-                                "threads": torch.get_num_threads()})
+                                "threads": torch.get_num_threads()}, projection)
     ctx.notes.append(f"distill: {step.steps} steps on {len(sentences)} sentences, loss {losses[0]:.4f} -> "
                      f"{final_loss:.4f} in {seconds:.0f} s")
 
@@ -122,6 +126,35 @@ def _teacher(step: Distill, ctx: OpContext):
         return load_base(step.teacher)
     except ModelLoadError as exc:
         raise step.fail("teacher", str(exc)) from None
+
+
+def meet_teacher_width(ctx: OpContext, step: Distill, sentences: list[str], targets):
+    """(targets, projection) for a teacher of any width: unchanged when the widths agree; with "pca" the
+    targets reduced to the student's width; with "dense" the full targets and the Dense layer now in
+    the student, mapping its embedding onto the teacher's width (it is trained with the rest)."""
+    width = ctx.st_model.get_sentence_embedding_dimension()
+    teacher_width = targets.shape[1]
+    if teacher_width == width:
+        return targets, None
+    if step.projection == "dense":
+        ctx.progress(f"distill: fitting a {width} -> {teacher_width} projection", 0.0)
+        projection = distillation.fit_projection(ctx.st_model, sentences, targets, step.max_seq_length,
+                                                 ctx.check_stop)
+        distillation.insert_projection(ctx.st_model, projection)
+        ctx.notes.append(projection_note(projection))
+        return targets, projection
+    try:
+        reduced = project_to_width(targets, width)
+    except ValueError as exc:
+        raise step.fail("teacher", str(exc)) from None
+    ctx.notes.append(f"distill: the teacher's {teacher_width}-dim embeddings projected onto the student's "
+                     f"{width} dims by their top singular directions on the corpus")
+    return reduced, None
+
+
+def projection_note(projection) -> str:
+    return (f"distill: a Dense projection {projection.in_features} -> {projection.out_features} was learned and "
+            f"saved with the model: its embeddings are now {projection.out_features}-dim (the teacher's width)")
 
 
 def project_to_width(targets, width: int):
@@ -193,15 +226,20 @@ def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettin
 # Trained-weights cache ------------------------------------------------------------------------
 
 TRAINING_RECORD = "training.json"
+PROJECTION_FOLDER = "projection"  # the Dense layer a "dense" projection added, as sentence-transformers saves it
 
 
-def store_trained(ctx: OpContext, folder: Path, record: dict) -> None:
+def store_trained(ctx: OpContext, folder: Path, record: dict, projection=None) -> None:
     """Save the student's weights with the slimlib save path (shared weights once, safetensors),
-    beside a record of how the training went (its wall time is reported again on a cache hit)."""
+    beside a record of how the training went (its wall time is reported again on a cache hit) and
+    the Dense projection the training added, if any (it lives outside the encoder)."""
     try:
         with staged_folder(folder, prefix=".distilled-") as staging:
             ctx.slim.save_pretrained(staging, standard=False)
             (staging / TRAINING_RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+            if projection is not None:
+                (staging / PROJECTION_FOLDER).mkdir()
+                projection.save(str(staging / PROJECTION_FOLDER))
     except WRITE_ERRORS as exc:  # a cache that cannot be written only costs time
         warnings.warn(f"{folder}: could not cache the distilled weights ({write_error_reason(exc)})", stacklevel=2)
         return
@@ -218,6 +256,8 @@ def _trained_how(folder: Path) -> str:
 
 
 def load_trained(ctx: OpContext, folder: Path) -> bool:
+    """Load a cache entry into the student: its encoder weights, and the Dense projection it holds
+    (inserted as the training inserted it, with its note). False on a miss or an unusable entry."""
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         return False
@@ -230,13 +270,27 @@ def load_trained(ctx: OpContext, folder: Path) -> bool:
         missing = [k for k in result.missing_keys if not _under(k, tied) and not _is_derived_buffer(k)]
         if missing or result.unexpected_keys:
             raise ValueError(f"missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}")
+        projection = _load_projection(folder)
     except Exception as exc:  # corrupt or stale entry: undo any partial load and train again
         ctx.inner.load_state_dict(before)
         warnings.warn(f"{folder}: unusable distillation cache entry ({type(exc).__name__}: {exc}); retraining",
                       stacklevel=2)
         return False
+    if projection is not None:
+        distillation.insert_projection(ctx.st_model, projection)
+        ctx.notes.append(projection_note(projection))
     os.utime(folder)  # recently used: evicted last
     return True
+
+
+def _load_projection(folder: Path):
+    """The entry's Dense projection (frozen like the rest of the copy), or None if it has none."""
+    path = folder / PROJECTION_FOLDER
+    if not path.is_dir():
+        return None
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    return Dense.load(str(path)).requires_grad_(False)
 
 
 def _evict_old_entries(root: Path) -> None:

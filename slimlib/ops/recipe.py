@@ -43,8 +43,12 @@ class ModelShape:
 REFERENCE_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
 
 
-def setting(text: str, **kw) -> Any:
-    return field(metadata={"help": text}, **kw)
+def setting(text: str, *, omit_default: bool = False, **kw) -> Any:
+    """A step field with its help text. `omit_default`: the field is left out of the step's dict (the
+    recipe JSON and every key hashed from it) while it holds its default, so a setting added after
+    recipes were written keeps their keys, history and trained-weights caches valid; such a default
+    must never change, since recipes that leave the field out mean it."""
+    return field(metadata={"help": text, "omit_default": omit_default}, **kw)
 
 
 class Step:
@@ -64,8 +68,9 @@ class Step:
         out = {"op": self.op}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = value
+            if value is None or (f.metadata.get("omit_default") and value == f.default):
+                continue
+            out[f.name] = value
         return out
 
     # Shared validators -------------------------------------------------------------

@@ -42,12 +42,18 @@ class TrainSettings:
 
 # Forward passes ------------------------------------------------------------------------------
 
+def _embedding_end(st_model) -> int:
+    """How many of the model's modules build its embedding: all but a trailing Normalize."""
+    modules = list(st_model)
+    end = len(modules)
+    while end and type(modules[end - 1]).__name__ == "Normalize":
+        end -= 1
+    return end
+
+
 def _embedding_modules(st_model) -> list[nn.Module]:
     """The model's modules up to its embedding, leaving out a trailing Normalize."""
-    modules = list(st_model.children())
-    while modules and type(modules[-1]).__name__ == "Normalize":
-        modules.pop()
-    return modules
+    return list(st_model)[:_embedding_end(st_model)]
 
 
 def embed(st_model, sentences: list[str], max_seq_length: int) -> torch.Tensor:
@@ -103,6 +109,66 @@ def _save_npy_atomically(path: Path, array: np.ndarray) -> None:
 
 def teacher_cache_key(model_hash: str, sentences_hash: str, max_seq_length: int) -> str:
     return f"{model_hash}-{sentences_hash}-{max_seq_length}"
+
+
+# Projection onto the teacher's width ---------------------------------------------------------
+
+PROJECTION_FIT_SENTENCES = 2000  # ample for a closed-form 384 -> 768 map; embedding them takes seconds
+# The ridge, relative to the embeddings' mean variance. Plain least squares diverges: pooled LayerNorm
+# outputs are (nearly) linearly dependent (their features sum to about a constant), the exact solution
+# puts huge weights along that direction (norm 1e6 on the tiny test model), and training then amplifies
+# every change of the encoder (loss 0.06 -> 25000 in 20 steps). 1e-3 bounds them (norm 1.5) and
+# changes the fit's error by 0.1%.
+PROJECTION_RIDGE = 1e-3
+
+
+def fit_projection(student, sentences: list[str], targets: np.ndarray, max_seq_length: int,
+                   check_stop: Callable[[], None] = lambda: None) -> nn.Module:
+    """A sentence-transformers Dense layer (linear, no activation) from the student's embedding width
+    to the targets' width, set by ridge regression from the student's own embeddings to the targets.
+
+    Training then starts from the best linear map instead of a random one, which would first have
+    to be learned while its gradients shake the encoder. Fitted in closed form on up to
+    PROJECTION_FIT_SENTENCES sentences spread evenly over the corpus, the bias unpenalized. Its
+    parameters do not require grad, like the rest of the student's copy: training switches them on.
+    """
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    index = np.linspace(0, len(sentences) - 1, min(len(sentences), PROJECTION_FIT_SENTENCES)).round().astype(int)
+    own = teacher_embeddings(student, [sentences[i] for i in index], max_seq_length, check_stop)  # any model's
+    inputs = torch.from_numpy(own).double()
+    wanted = torch.from_numpy(np.ascontiguousarray(targets[index])).double()
+    x_mean, y_mean = inputs.mean(dim=0), wanted.mean(dim=0)
+    x, y = inputs - x_mean, wanted - y_mean
+    gram = x.T @ x
+    ridge = PROJECTION_RIDGE * gram.trace() / len(gram) + 1e-12
+    weight = torch.linalg.solve(gram + ridge * torch.eye(len(gram), dtype=gram.dtype), x.T @ y)  # in x out
+    dense = Dense(inputs.shape[1], wanted.shape[1], bias=True, activation_function=nn.Identity())  # default: Tanh
+    with torch.no_grad():
+        dense.linear.weight.copy_(weight.T)
+        dense.linear.bias.copy_(y_mean - x_mean @ weight)
+    return dense.requires_grad_(False)
+
+
+def insert_projection(st_model, projection: nn.Module) -> None:
+    """Put `projection` where the embedding ends, before a trailing Normalize: `embed` then trains
+    through it and the saved model outputs its (normalized) result.
+
+    The modules are renamed "0", "1", ... as sentence-transformers names them; a module's forward
+    kwargs (`module_kwargs`, keyed by name) follow it.
+    """
+    entries = list(st_model._modules.items())
+    entries.insert(_embedding_end(st_model), (None, projection))
+    kwargs = st_model.module_kwargs
+    for name in list(st_model._modules):
+        del st_model._modules[name]
+    renamed = {}
+    for position, (name, module) in enumerate(entries):
+        st_model.add_module(str(position), module)
+        if kwargs and name in kwargs:
+            renamed[str(position)] = kwargs[name]
+    if kwargs is not None:
+        st_model.module_kwargs = type(kwargs)(renamed)
 
 
 # Training ------------------------------------------------------------------------------------------

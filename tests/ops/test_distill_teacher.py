@@ -1,21 +1,63 @@
-"""distill learns from another teacher: a wider one through a projection onto the student's width."""
+"""distill learns from another teacher: a wider one through a projection, either PCA of the teacher's
+embeddings onto the student's width or a Dense layer the student learns onto the teacher's width."""
 from __future__ import annotations
+
+import copy
+import json
 
 import numpy as np
 import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
+from slimlib.data.corpus import project_sentences
 from slimlib.errors import RecipeError
+from slimlib.measure import metrics as measure
+from slimlib.model.base import load_base
+from slimlib.ops import training
 from slimlib.ops.distill import project_to_width
-from slimlib.ops.pipeline import apply_recipe
-from slimlib.ops.recipe import FORMAT, Recipe
+from slimlib.ops.pipeline import apply_recipe, prepare
+from slimlib.ops.recipe import FORMAT, Recipe, make_step
 
-from conftest import build_tiny_model
+from conftest import SAMPLE_SENTENCES, build_tiny_model
+
+FAST = {"op": "distill", "steps": 20, "lr": 1e-3, "batch_size": 16, "max_seq_length": 32}
 
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SLIMLIB_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def wide_teacher(tmp_path_factory):
+    """A tiny BERT 96 wide: wider than the 64-wide tiny students."""
+    return build_tiny_model(tmp_path_factory.mktemp("wide"), "bert", hidden=96, heads=4, intermediate=128, seed=1)
+
+
+@pytest.fixture(scope="module")
+def normalized_student(tiny_bert_path, tmp_path_factory):
+    """The tiny BERT ending in Normalize, as most sentence-transformers models do."""
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    model.append(Normalize())
+    folder = tmp_path_factory.mktemp("normalized") / "st"
+    model.save(str(folder))
+    return load_base(str(folder))
+
+
+def _recipe(base, *steps):
+    return Recipe.from_dict({"format": FORMAT, "base_model": base.path, "steps": list(steps)})
+
+
+def _losses(notes):
+    note = next(n for n in notes if n.startswith("distill: ") and " steps on " in n)
+    return [float(x) for x in note.split("loss ")[1].split(" in ")[0].split(" -> ")]
+
+
+def _kinds(st_model):
+    return [type(m).__name__ for m in st_model]
 
 
 def test_projection_keeps_unit_rows_and_the_main_directions():
@@ -45,3 +87,73 @@ def test_a_missing_teacher_names_the_field(tiny_bert, tmp_path):
         {"op": "distill", "steps": 3, "teacher": str(tmp_path / "nope")}]})
     with pytest.raises(RecipeError, match=r"steps\[0\]\.teacher: .*nope: folder not found"):
         apply_recipe(recipe, tiny_bert)
+
+
+def test_dense_projection_learns_the_teachers_width_and_saves_as_a_plain_model(
+        normalized_student, wide_teacher, tmp_path, fresh_cache):
+    compressed = apply_recipe(_recipe(normalized_student, {**FAST, "teacher": str(wide_teacher),
+                                                           "projection": "dense"}), normalized_student)
+    model = compressed.st_model
+    assert _kinds(model) == ["Transformer", "Pooling", "Dense", "Normalize"]
+    dense = model[2]
+    assert (dense.in_features, dense.out_features) == (64, 96)
+    assert isinstance(dense.activation_function, torch.nn.Identity)  # Dense's default would be Tanh
+    assert model.get_embedding_dimension() == 96
+    assert any("Dense projection 64 -> 96 was learned and saved with the model" in n for n in compressed.notes)
+    assert not any("projected onto the student's" in n for n in compressed.notes)  # no PCA as well
+    first, last = _losses(compressed.notes)
+    assert last < first
+    assert not any(p.requires_grad for p in model.parameters())  # frozen again, like the rest of the copy
+
+    # The Dense was trained with the encoder: it moved away from its least-squares start.
+    sentences = list(project_sentences())
+    targets = training.teacher_embeddings(load_base(str(wide_teacher)).model, sentences, 32)
+    start = training.fit_projection(prepare(normalized_student), sentences, targets, 32)
+    assert not torch.equal(start.linear.weight, dense.linear.weight)
+
+    embeddings = measure.encode(model, SAMPLE_SENTENCES)
+    assert embeddings.shape == (len(SAMPLE_SENTENCES), 96)
+    folder = compressed.save(tmp_path / "out")
+    # A Dense module is ordinary sentence-transformers: the encoder still saves as a standard BERT.
+    assert json.loads((folder / "config.json").read_text(encoding="utf-8"))["model_type"] == "bert"
+    reloaded = SentenceTransformer(str(folder), device="cpu")
+    assert _kinds(reloaded) == _kinds(model)
+    np.testing.assert_allclose(measure.encode(reloaded, SAMPLE_SENTENCES), embeddings, atol=1e-5)
+
+
+def test_dense_projection_cache_hit_reproduces_the_model(normalized_student, wide_teacher, fresh_cache):
+    recipe = _recipe(normalized_student, {**FAST, "steps": 5, "teacher": str(wide_teacher), "projection": "dense"})
+    trained = apply_recipe(recipe, normalized_student)
+    (entry,) = (fresh_cache / "cache" / "distilled").iterdir()
+    assert (entry / "projection" / "config.json").is_file()
+    hit = apply_recipe(recipe, normalized_student)
+    assert any("loaded from the cache" in n for n in hit.notes), hit.notes
+    assert any("Dense projection 64 -> 96" in n for n in hit.notes)
+    assert _kinds(hit.st_model) == ["Transformer", "Pooling", "Dense", "Normalize"]
+    assert isinstance(hit.st_model[2].activation_function, torch.nn.Identity)
+    np.testing.assert_array_equal(measure.encode(hit.st_model, SAMPLE_SENTENCES),
+                                  measure.encode(trained.st_model, SAMPLE_SENTENCES))
+
+
+def test_an_unknown_projection_names_the_field_and_the_choices(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.projection: 'linear' is not one of 'pca', 'dense'"):
+        _recipe(tiny_bert, {"op": "distill", "projection": "linear"})
+
+
+def test_pca_is_the_default_and_leaves_recipes_as_they_were():
+    # Left out at its default: recipes (and the trained-weights cache keys hashed from them) written
+    # before the setting existed keep their keys; "dense" is part of both.
+    assert make_step("distill").projection == "pca"
+    assert make_step("distill", projection="pca").to_dict() == make_step("distill").to_dict()
+    assert "projection" not in make_step("distill").to_dict()
+    assert make_step("distill", projection="dense").to_dict()["projection"] == "dense"
+
+
+def test_a_projection_goes_at_the_end_of_a_model_without_normalize(tiny_bert):
+    model = copy.deepcopy(tiny_bert.model)
+    model.module_kwargs = {"1": ["some_kwarg"]}
+    training.insert_projection(model, Dense(64, 96, activation_function=torch.nn.Identity()))
+    assert _kinds(model) == ["Transformer", "Pooling", "Dense"]
+    assert list(model._modules) == ["0", "1", "2"]
+    assert model.module_kwargs == {"1": ["some_kwarg"]}
+    assert measure.encode(model, SAMPLE_SENTENCES).shape == (len(SAMPLE_SENTENCES), 96)

@@ -5,8 +5,11 @@ import streamlit as st
 
 from slimlib.ops.distill import Distill
 
-DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": ""}  # the recipe default; "" = the original model
+# The recipe defaults; teacher "" = the original model
+DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": Distill.projection}
 EXPANDED = True
+PROJECTIONS = {"pca": "PCA of the teacher's embeddings (student keeps its width)",
+               "dense": "Dense layer onto the teacher's width (saved with the model)"}
 
 
 def draw(w, shape) -> dict:
@@ -15,7 +18,9 @@ def draw(w, shape) -> dict:
     st.number_input("Distillation steps", 10, 20000, step=50, key=w.seed("steps"))
     st.text_input("Teacher (empty: the original model)", key=w.seed("teacher"),
                   placeholder="all-mpnet-base-v2, a folder or a hub id",
-                  help="A bigger model can teach: a teacher of another width is projected onto the student's.")
+                  help="A bigger model can teach: a teacher of another width meets the student by the projection below.")
+    st.selectbox("Teacher of another width", list(PROJECTIONS), key=w.seed("projection"), format_func=PROJECTIONS.get,
+                 help="Only used when the teacher's embedding width differs from the student's.")
     return w.read()
 
 
@@ -23,8 +28,11 @@ def to_step(values: dict, shape) -> dict | None:
     if not values["on"]:
         return None
     teacher = (values.get("teacher") or "").strip()
-    return {"steps": int(values["steps"]), **({"teacher": teacher} if teacher else {})}
+    # The projection only matters with a teacher; without one it is left to the recipe (or its default).
+    chosen = {"teacher": teacher, "projection": values.get("projection") or Distill.projection} if teacher else {}
+    return {"steps": int(values["steps"]), **chosen}
 
 
 def from_step(step: dict, shape) -> dict:
-    return {"on": True, "steps": step["steps"], "teacher": step.get("teacher") or ""}
+    return {"on": True, "steps": step["steps"], "teacher": step.get("teacher") or "",
+            "projection": step.get("projection") or Distill.projection}
