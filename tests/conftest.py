@@ -123,6 +123,34 @@ def tiny_mpnet(tiny_mpnet_path):
     return load_base(str(tiny_mpnet_path))
 
 
+def dense_distill(teacher: Path, **settings) -> dict:
+    """A distill step of a few seconds on a tiny model (enough for the loss to fall) that learns a
+    Dense projection onto `teacher`'s width: with `wide_teacher`, 96-dim embeddings from a 64-wide student."""
+    return {"op": "distill", "steps": 20, "lr": 1e-3, "batch_size": 16, "max_seq_length": 32,
+            "teacher": str(teacher), "projection": "dense", **settings}
+
+
+@pytest.fixture(scope="session")
+def wide_teacher(tmp_path_factory) -> Path:
+    """A tiny BERT 96 wide: wider than the 64-wide tiny students (distill's "dense" projection)."""
+    return build_tiny_model(tmp_path_factory.mktemp("wide"), "bert", hidden=96, heads=4, intermediate=128, seed=1)
+
+
+@pytest.fixture(scope="session")
+def normalized_student(tiny_bert_path, tmp_path_factory):
+    """The tiny BERT ending in Normalize, as most sentence-transformers models do (read-only)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    from slimlib.model.base import load_base
+
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    model.append(Normalize())
+    folder = tmp_path_factory.mktemp("normalized") / "st"
+    model.save(str(folder))
+    return load_base(str(folder))
+
+
 @pytest.fixture(params=["bert", "mpnet"])
 def tiny(request, tiny_bert, tiny_mpnet):
     """Each tiny architecture in turn."""

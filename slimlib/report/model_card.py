@@ -35,16 +35,29 @@ def load_section(fmt) -> list[str]:
                   "model = SentenceTransformer('path/to/this/folder')", "```"]
     if "onnxruntime" in runtimes:
         lines += ["", "**ONNX Runtime alone** (no torch, no slimlib): `onnx/model.onnx` (or `model.onnx` for an int8 "
-                      "model) with `tokenizer.json`; tokenize, run, pool as `1_Pooling/config.json` says, normalize "
+                      "model) with `tokenizer.json`; tokenize, run, pool as `1_Pooling/config.json` says, "
+                      + dense_step(fmt.dense) + "normalize "
                       "if `modules.json` has a Normalize module (slimlib's docs/onnx.md has the snippet). "
                       "sentence-transformers' own ONNX backend (`backend=\"onnx\"`, needs optimum) reads the same "
                       "`onnx/model.onnx`."]
     if "openvino" in runtimes:
-        lines += ["", "**OpenVINO**: `openvino/model.xml` + `model.bin`, same inputs and pooling as the ONNX file."]
+        lines += ["", "**OpenVINO**: `openvino/model.xml` + `model.bin`, same inputs, pooling"
+                      + (", Dense layer" if fmt.dense else "") + " and normalization as the ONNX file."]
     if "model2vec" in runtimes:
         lines += ["", "**model2vec**: `from model2vec import StaticModel; StaticModel.from_pretrained('path/to/this/folder')`."]
     lines += ["", "Check every runtime before shipping: `python -m slimlib verify path/to/this/folder`."]
     return lines
+
+
+def dense_step(folders: list[str]) -> str:
+    """The Dense step of the by-hand recipe: the graph ends before these layers, so skipping them gives
+    embeddings of the wrong width (distill's "dense" projection maps onto the teacher's)."""
+    if not folders:
+        return ""
+    where = ", ".join(f"`{folder}/`" for folder in folders) + (" in that order" if len(folders) > 1 else "")
+    return (f"then apply the Dense layer{'s' if len(folders) > 1 else ''} in {where} (`x @ W.T + b` with "
+            "`linear.weight` and `linear.bias` from its `model.safetensors`, then the activation its "
+            "`config.json` names), ")
 
 
 def render(recipe, result: dict | None, fmt=None, notes: list[str] | None = None) -> str:

@@ -26,6 +26,9 @@ class ExportFormat:
     model_type: str
     blockers: list[str] = field(default_factory=list)
     runtimes: list[str] = field(default_factory=list)
+    # Folders of Dense modules (e.g. "2_Dense", from distill's "dense" projection): a graph runtime
+    # must apply them between pooling and Normalize, so the model card says so.
+    dense: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         if self.standard:
@@ -51,7 +54,13 @@ def describe_folder(folder: Path) -> ExportFormat:
     if model_type == "model2vec":
         base_type = "static (model2vec)"
     return ExportFormat(standard=model_type != "slimlib", model_type=base_type, blockers=blockers or [],
-                        runtimes=runtimes_in(folder))
+                        runtimes=runtimes_in(folder), dense=_dense_modules(folder))
+
+
+def _dense_modules(folder: Path) -> list[str]:
+    modules = folder / "modules.json"
+    entries = json.loads(modules.read_text(encoding="utf-8")) if modules.is_file() else []
+    return [entry["path"] for entry in entries if entry.get("type", "").endswith("Dense")]
 
 
 def export(recipe, out: str | Path, onnx: bool = False, data: str | None = None, threads: int | None = None,

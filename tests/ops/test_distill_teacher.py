@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+from sentence_transformers.sentence_transformer.modules import Dense
 
 from slimlib.data.corpus import project_sentences
 from slimlib.errors import RecipeError
@@ -20,31 +20,13 @@ from slimlib.ops.distill import project_to_width
 from slimlib.ops.pipeline import apply_recipe, prepare
 from slimlib.ops.recipe import FORMAT, Recipe, make_step
 
-from conftest import SAMPLE_SENTENCES, build_tiny_model
-
-FAST = {"op": "distill", "steps": 20, "lr": 1e-3, "batch_size": 16, "max_seq_length": 32}
+from conftest import SAMPLE_SENTENCES, build_tiny_model, dense_distill
 
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SLIMLIB_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
-
-
-@pytest.fixture(scope="module")
-def wide_teacher(tmp_path_factory):
-    """A tiny BERT 96 wide: wider than the 64-wide tiny students."""
-    return build_tiny_model(tmp_path_factory.mktemp("wide"), "bert", hidden=96, heads=4, intermediate=128, seed=1)
-
-
-@pytest.fixture(scope="module")
-def normalized_student(tiny_bert_path, tmp_path_factory):
-    """The tiny BERT ending in Normalize, as most sentence-transformers models do."""
-    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
-    model.append(Normalize())
-    folder = tmp_path_factory.mktemp("normalized") / "st"
-    model.save(str(folder))
-    return load_base(str(folder))
 
 
 def _recipe(base, *steps):
@@ -91,8 +73,7 @@ def test_a_missing_teacher_names_the_field(tiny_bert, tmp_path):
 
 def test_dense_projection_learns_the_teachers_width_and_saves_as_a_plain_model(
         normalized_student, wide_teacher, tmp_path, fresh_cache):
-    compressed = apply_recipe(_recipe(normalized_student, {**FAST, "teacher": str(wide_teacher),
-                                                           "projection": "dense"}), normalized_student)
+    compressed = apply_recipe(_recipe(normalized_student, dense_distill(wide_teacher)), normalized_student)
     model = compressed.st_model
     assert _kinds(model) == ["Transformer", "Pooling", "Dense", "Normalize"]
     dense = model[2]
@@ -122,7 +103,7 @@ def test_dense_projection_learns_the_teachers_width_and_saves_as_a_plain_model(
 
 
 def test_dense_projection_cache_hit_reproduces_the_model(normalized_student, wide_teacher, fresh_cache):
-    recipe = _recipe(normalized_student, {**FAST, "steps": 5, "teacher": str(wide_teacher), "projection": "dense"})
+    recipe = _recipe(normalized_student, dense_distill(wide_teacher, steps=5))
     trained = apply_recipe(recipe, normalized_student)
     (entry,) = (fresh_cache / "cache" / "distilled").iterdir()
     assert (entry / "projection" / "config.json").is_file()

@@ -17,7 +17,7 @@ from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
 from slimlib.model.slim import slim_of
 
-from conftest import SAMPLE_SENTENCES
+from conftest import SAMPLE_SENTENCES, dense_distill
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "onnx.md"
 
@@ -55,6 +55,18 @@ def test_documented_snippet_matches_slimlib_on_int8(minilm_int8):
     ours = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
     theirs = docs_embed()(folder, SAMPLE_SENTENCES)
     assert measure.cosine_rows(ours, theirs).min() > 0.9999
+
+
+def test_documented_snippet_applies_a_dense_projection(normalized_student, wide_teacher, tmp_path):
+    recipe = Recipe.from_dict({"format": "slimlib.recipe/v1", "base_model": normalized_student.path,
+                               "steps": [dense_distill(wide_teacher)]})
+    compressed = apply_recipe(recipe, normalized_student)
+    folder = compressed.save(tmp_path / "dense")
+    export_onnx_file(compressed.st_model, folder / "onnx" / "model.onnx")
+    ours = measure.encode(compressed.st_model, SAMPLE_SENTENCES)
+    theirs = docs_embed()(folder, SAMPLE_SENTENCES)
+    assert theirs.shape == ours.shape == (len(SAMPLE_SENTENCES), 96)  # the teacher's width, not the graph's 64
+    assert measure.cosine_rows(ours, theirs).min() > 0.99999
 
 
 @pytest.mark.parametrize("int8", [False, True])

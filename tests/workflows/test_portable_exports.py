@@ -2,16 +2,25 @@
 checks every runtime a folder holds against the embeddings written at export time."""
 from __future__ import annotations
 
+import importlib.util
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Dense
 
 from slimlib.cli import main
+from slimlib.ops.onnx_export import export_onnx_file
 from slimlib.ops.recipe import FORMAT, Recipe
 from slimlib.workflows.export import export
-from slimlib.workflows.verify import REFERENCE_NAME, verify_folder
+from slimlib.workflows.verify import REFERENCE_NAME, verify_folder, write_reference
+
+from conftest import dense_distill
+
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
 
 STANDARD = {
     "drop_layers": [{"op": "drop_layers", "keep": 2}],
@@ -28,9 +37,9 @@ SLIMLIB_TYPE = {
 }
 
 
-def exported(base, steps, folder, onnx=True):
+def exported(base, steps, folder, onnx=True, openvino=False):
     recipe = Recipe.from_dict({"format": FORMAT, "base_model": base.path, "steps": steps})
-    return export(recipe, folder, onnx=onnx, measure=False)
+    return export(recipe, folder, onnx=onnx, openvino=openvino, measure=False)
 
 
 @pytest.mark.parametrize("name", sorted(STANDARD))
@@ -64,6 +73,44 @@ def test_other_shapes_keep_the_slimlib_type_say_why_and_verify(name, tiny_bert, 
     assert main(["verify", str(folder)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["ok    sentence-transformers + slimlib", "ok    onnxruntime"]
+
+
+@pytest.mark.parametrize("quantize", [[], [{"op": "quantize", "bits": 8}]], ids=["fp32", "int8"])
+def test_a_dense_projection_runs_in_every_runtime(quantize, normalized_student, wide_teacher, tmp_path):
+    """The graphs end at the token vectors: the portable runtimes apply the Dense after pooling, as
+    sentence-transformers does, and give the teacher's width (96), not the student's (64)."""
+    folder = exported(normalized_student, [dense_distill(wide_teacher)] + quantize, tmp_path / "dense",
+                      openvino=HAS_OPENVINO)
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+    assert kinds == ["Transformer", "Pooling", "Dense", "Normalize"]
+    assert "then apply the Dense layer in `2_Dense/`" in (folder / "README.md").read_text()  # the by-hand recipe
+    # The reference is the in-memory model's output: with int8 its first module runs the ONNX graph
+    # and the Dense still runs after it in torch.
+    reference = np.asarray(json.loads((folder / REFERENCE_NAME).read_text())["embeddings"])
+    assert reference.shape[1] == 96
+    checks = {c.runtime: c for c in verify_folder(folder)}
+    assert {"onnxruntime"} | ({"openvino"} if HAS_OPENVINO else set()) <= set(checks)
+    assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
+
+
+@pytest.mark.parametrize("activation", ["Tanh", "ReLU"])
+def test_a_dense_activation_runs_portably_or_the_failure_names_it(activation, tiny_bert_path, tmp_path):
+    """Tanh (Dense's default) is computed in numpy; an activation the portable code does not know fails
+    naming the module's folder and the activation, rather than giving other embeddings."""
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    model.append(Dense(64, 32, activation_function=getattr(torch.nn, activation)()))
+    folder = tmp_path / "m"
+    model.save(str(folder))
+    export_onnx_file(model, folder / "onnx" / "model.onnx")
+    write_reference(model, folder, "fp32")
+    checks = {c.runtime: c for c in verify_folder(folder)}
+    assert checks["sentence-transformers"].ok, checks["sentence-transformers"].line()
+    onnx = checks["onnxruntime"]
+    if activation == "Tanh":
+        assert onnx.ok, onnx.line()
+    else:
+        named = f"{folder / '2_Dense'}: Dense activation 'torch.nn.modules.activation.ReLU' is not supported"
+        assert not onnx.ok and named in onnx.line(), onnx.line()
 
 
 def test_verify_fails_with_a_clear_line_on_tampered_weights(tiny_bert, tmp_path, capsys):
