@@ -26,8 +26,11 @@ from slimlib.workflows.evaluate import speed_pending, time_quick_speed
 
 from .resources import history
 
-# Opt-in (SLIMLIB_BACKGROUND_SPEED=1) until the six-concurrent-browser-sessions test passes with it: with
-# it on, that test timed out (2026-11-29); off, a point's speed is timed in the same call, as before.
+# Opt-in (SLIMLIB_BACKGROUND_SPEED=1). One user gets a point in ~2.4 s instead of ~4.9 s with it, but six
+# sessions at once on 2 busy cores still time out (2026-11-29, py-spy): every waiting session polls with a
+# fragment run, each a ScriptRunner thread the event loop starts, and those runs keep the GIL so busy that
+# a tiny model's timing takes minutes. Making it the default needs a push from the timer to the sessions
+# (no polling) or timings in a subprocess. Off, a point's speed is timed in the same call, as before.
 BACKGROUND_SPEED = os.environ.get("SLIMLIB_BACKGROUND_SPEED") == "1"
 KEEP_MODELS = 2  # queued requests that keep their compressed model in memory; older ones re-apply the recipe
 
@@ -52,13 +55,14 @@ class SpeedTimer:
         self._busy_with: int | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._failed: set[int] = set()  # entries whose timing raised: not retried (it would fail again)
 
     def submit(self, entry, compressed_model=None) -> None:
         """Time this history entry's speed next (newest first)."""
         if not speed_pending(entry.result):
             return
         with self._lock:
-            if self._closing:
+            if self._closing or entry.id in self._failed or entry.id == self._busy_with:
                 return
             known = self._queue.pop(entry.id, None)
             model = compressed_model if compressed_model is not None else (known.compressed_model if known else None)
@@ -66,10 +70,22 @@ class SpeedTimer:
                                              entry.result, model, history().path)
             for old in list(self._queue.values())[:-KEEP_MODELS]:
                 old.compressed_model = None
-            if self._busy_with is not None and self._busy_with != entry.id:
-                self._generation += 1  # the newer point goes first; the one in progress is requeued
+            # A new point goes first and the one in progress is requeued. A point shown again (any rerun
+            # of a page that shows it) only moves up the queue: with several sessions, letting each rerun
+            # preempt would stop every timing before it finishes.
+            if known is None and self._busy_with is not None:
+                self._generation += 1
             self._ensure_thread()
             self._lock.notify_all()
+
+    def waiting(self, entry_ids) -> bool:
+        """True while any of these entries is queued or being timed (an in-memory check: pages poll it)."""
+        with self._lock:
+            return any(i == self._busy_with or i in self._queue for i in entry_ids)
+
+    def failed(self, entry_ids) -> bool:
+        with self._lock:
+            return any(i in self._failed for i in entry_ids)
 
     @contextmanager
     def foreground(self):
@@ -135,7 +151,8 @@ class SpeedTimer:
                     if not self._closing and request.entry_id not in self._queue:
                         self._queue = {request.entry_id: request, **self._queue}
             except Exception:  # noqa: BLE001 - a failed timing leaves the point pending; it never breaks a page
-                pass
+                with self._lock:
+                    self._failed.add(request.entry_id)
             finally:
                 with self._lock:
                     self._busy_with = None

@@ -76,3 +76,42 @@ def test_entries_already_timed_are_not_queued(timed):
     timer.submit(done)
     wait_idle(timer)
     assert order == []
+
+
+def test_a_point_shown_again_moves_up_without_stopping_the_timing_in_progress(timed):
+    """Every rerun of a page resubmits the points it shows; with several sessions open, letting those
+    resubmissions preempt stopped every timing before it finished (six browser sessions never got a speed)."""
+    timer, order, gate = timed
+    gate.clear()
+    timer.submit(entry(1))
+    time.sleep(0.1)
+    assert timer.waiting([1])
+    timer.submit(entry(2))  # new: preempts 1, which goes back into the queue
+    time.sleep(0.1)
+    timer.submit(entry(1))  # shown again: queued behind nothing new, does not stop 2
+    time.sleep(0.1)
+    assert timer.waiting([1]) and timer.waiting([2]) and not timer.waiting([3])
+    gate.set()
+    wait_idle(timer)
+    assert order == [2, 1]
+    assert not timer.waiting([1, 2])
+
+
+def test_a_failed_timing_is_reported_and_not_retried(monkeypatch):
+    calls: list[int] = []
+
+    def failing(request, should_stop):
+        calls.append(request.entry_id)
+        raise RuntimeError("no kernel")
+
+    monkeypatch.setattr(module.SpeedTimer, "_time", staticmethod(failing))
+    timer = module.SpeedTimer()
+    try:
+        timer.submit(entry(5))
+        wait_idle(timer)
+        assert timer.failed([5]) and not timer.failed([6])
+        timer.submit(entry(5))
+        wait_idle(timer)
+        assert calls == [5]
+    finally:
+        timer.shutdown()
