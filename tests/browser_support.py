@@ -52,6 +52,15 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise AssertionError("streamlit did not become healthy")
 
 
+def server_env(data_dir: Path) -> dict:
+    """The server's environment: the test run's data folder, and the product's own speed-timing choice
+    (conftest forces in-call timing for in-process tests; SLIMLIB_SERVER_BACKGROUND_SPEED sets it here)."""
+    env = {k: v for k, v in os.environ.items() if k != "SLIMLIB_BACKGROUND_SPEED"}
+    if os.environ.get("SLIMLIB_SERVER_BACKGROUND_SPEED"):
+        env["SLIMLIB_BACKGROUND_SPEED"] = os.environ["SLIMLIB_SERVER_BACKGROUND_SPEED"]
+    return {**env, "SLIMLIB_DATA_DIR": str(data_dir)}
+
+
 def start_streamlit(data_dir: Path, port: int, log, *extra: str) -> subprocess.Popen:
     """`streamlit run app.py` on 127.0.0.1:port with its history in data_dir; returns once healthy.
 
@@ -60,7 +69,7 @@ def start_streamlit(data_dir: Path, port: int, log, *extra: str) -> subprocess.P
     process = subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
-        cwd=ROOT, env={**os.environ, "SLIMLIB_DATA_DIR": str(data_dir)}, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=server_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
     wait_healthy(f"http://127.0.0.1:{port}", process, 180)
     return process
 

@@ -18,6 +18,11 @@ STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
+# In-process app tests (AppTest) time a point's speed in the evaluation's call, whatever other tests ran
+# in the last seconds: by default the app picks background timing while a session is alone, which would
+# depend on test order. Browser tests' servers run the product default (browser_support.start_streamlit).
+os.environ.setdefault("SLIMLIB_BACKGROUND_SPEED", "0")
+
 # Where the user's data folder is before the test run points SLIMLIB_DATA_DIR elsewhere: installed
 # named models (all-mpnet-base-v2, `make mpnet`) are read from it.
 USER_DATA_DIR = os.environ.get("SLIMLIB_DATA_DIR")

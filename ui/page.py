@@ -23,6 +23,7 @@ from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape, Recipe
 from . import state
 from .config import config_to_recipe
 from .resources import base_model, shape_of
+from .speed_timer import note_session
 
 LAST_GOOD_MODEL = "model.last_good"
 EXPLORE_TITLE = "Explore"
@@ -94,8 +95,17 @@ def _menu_outside_route() -> None:
         _declare_pages(str(entrypoint))
 
 
+def session_id() -> str | None:
+    """This browser session's id (None outside a script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def setup(title: str) -> None:
     _menu_outside_route()
+    note_session(session_id())  # how many sessions are active decides where speed is timed
     st.set_page_config(page_title=f"slimlib: {title}", layout="wide")
     state.config()
     state.goal_text()  # a link's goal is read (and a damaged one reported) before the error is shown

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,12 +27,52 @@ from slimlib.workflows.evaluate import speed_pending, time_quick_speed
 
 from .resources import history
 
-# Opt-in (SLIMLIB_BACKGROUND_SPEED=1). One user gets a point in ~2.4 s instead of ~4.9 s with it, but six
-# sessions at once on 2 busy cores still time out (2026-11-29, py-spy): every waiting session polls with a
-# fragment run, each a ScriptRunner thread the event loop starts, and those runs keep the GIL so busy that
-# a tiny model's timing takes minutes. Making it the default needs a push from the timer to the sessions
-# (no polling) or timings in a subprocess. Off, a point's speed is timed in the same call, as before.
-BACKGROUND_SPEED = os.environ.get("SLIMLIB_BACKGROUND_SPEED") == "1"
+# When a point's speed is timed in the background (ui.speed_timer) rather than in the evaluation's own call.
+# One user gets a point in ~2.4 s instead of ~4.9 s with it. With several sessions at once on 2 cores it
+# backfires (2026-11-29, py-spy, six browser sessions): every waiting session polls with a fragment run,
+# each a ScriptRunner thread the event loop starts, and those runs keep the GIL so busy that a tiny model's
+# timing took minutes. So by default it is used only while one session is active on the server (the
+# demo and the single-user case); with others active, speed is timed in the call, as the full evaluation
+# does. SLIMLIB_BACKGROUND_SPEED=1 / 0 forces it on / off.
+FORCED = {"1": True, "0": False}.get(os.environ.get("SLIMLIB_BACKGROUND_SPEED", ""))
+ACTIVE_WINDOW_S = 30.0  # a session that ran a script this recently counts as active
+
+
+class ActiveSessions:
+    """Which sessions ran a script recently (ids from Streamlit's script context)."""
+
+    def __init__(self, window_s: float = ACTIVE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def note(self, session_id: str, now: float | None = None) -> None:
+        with self._lock:
+            self._seen[session_id] = time.monotonic() if now is None else now
+
+    def count(self, now: float | None = None) -> int:
+        """Sessions that ran a script within the window."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for old in [k for k, seen in self._seen.items() if now - seen > self.window_s]:
+                del self._seen[old]
+            return len(self._seen)
+
+
+_SESSIONS = ActiveSessions()
+
+
+def note_session(session_id: str | None) -> None:
+    """Every page run calls this (ui.page.setup): a session is active while it runs scripts."""
+    if session_id is not None:
+        _SESSIONS.note(session_id)
+
+
+def background_speed() -> bool:
+    """Time new points' speed in the background? (see FORCED and the comment above it)"""
+    return FORCED if FORCED is not None else _SESSIONS.count() == 1
+
+
 KEEP_MODELS = 2  # queued requests that keep their compressed model in memory; older ones re-apply the recipe
 
 
@@ -102,8 +143,6 @@ class SpeedTimer:
 
     def wait_idle(self, timeout: float = 120.0) -> bool:
         """Until every queued timing is done (tests, benchmarks); False on timeout."""
-        import time
-
         deadline = time.monotonic() + timeout
         while self.busy():
             if time.monotonic() > deadline:

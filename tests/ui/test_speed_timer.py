@@ -115,3 +115,28 @@ def test_a_failed_timing_is_reported_and_not_retried(monkeypatch):
         assert calls == [5]
     finally:
         timer.shutdown()
+
+
+def test_sessions_count_as_active_for_a_window_after_their_last_run():
+    sessions = module.ActiveSessions(window_s=30)
+    sessions.note("a", now=0.0)
+    assert sessions.count(now=1.0) == 1  # alone: new points' speed is timed in the background
+    sessions.note("b", now=5.0)
+    assert sessions.count(now=6.0) == 2  # two at once: timed in the evaluation's own call
+    sessions.note("a", now=20.0)
+    assert sessions.count(now=36.0) == 1  # b has not run a script for 31 s
+    assert sessions.count(now=51.0) == 0
+
+
+def test_the_environment_forces_background_timing_on_or_off(monkeypatch):
+    monkeypatch.setattr(module, "_SESSIONS", module.ActiveSessions())
+    monkeypatch.setattr(module, "FORCED", None)
+    module.note_session("a")
+    assert module.background_speed()
+    module.note_session("b")
+    assert not module.background_speed()
+    monkeypatch.setattr(module, "FORCED", True)
+    assert module.background_speed()
+    monkeypatch.setattr(module, "FORCED", False)
+    module.note_session(None)
+    assert not module.background_speed()
