@@ -132,7 +132,7 @@ def meet_teacher_width(ctx: OpContext, step: Distill, sentences: list[str], targ
     """(targets, projection) for a teacher of any width: unchanged when the widths agree; with "pca" the
     targets reduced to the student's width; with "dense" the full targets and the Dense layer now in
     the student, mapping its embedding onto the teacher's width (it is trained with the rest)."""
-    width = ctx.st_model.get_sentence_embedding_dimension()
+    width = ctx.st_model.get_embedding_dimension()
     teacher_width = targets.shape[1]
     if teacher_width == width:
         return targets, None
