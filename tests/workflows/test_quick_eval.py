@@ -37,11 +37,21 @@ class StubTimer:
         monkeypatch.setattr(metrics, "encode", encode)
 
 
+@pytest.fixture()
+def base(tiny_bert):
+    """The tiny BERT as evaluate() loads it. The session fixture's object may have left load_base's small
+    cache (other tests load other models), and the stub timer tells the two models apart by identity."""
+    from slimlib.model.base import load_base
+
+    return load_base(tiny_bert.path)
+
+
 def quick_eval(base, steps=()) -> dict:
     return evaluate(Recipe(base.path, list(steps)), EvalOptions(quick=True, threads=1))
 
 
-def test_empty_recipe_reads_one_and_a_twice_slower_model_half_with_a_stub_timer(tiny_bert, monkeypatch):
+def test_empty_recipe_reads_one_and_a_twice_slower_model_half_with_a_stub_timer(base, monkeypatch):
+    tiny_bert = base
     timer = StubTimer(monkeypatch, tiny_bert.model)
     first = quick_eval(tiny_bert)
     assert first["ratios"]["speedup"] == pytest.approx(1.0, abs=0.05)
@@ -98,11 +108,12 @@ def test_quick_sts_of_minilm_is_close_to_the_full_dev_set(minilm, stsb_dev):
     assert abs(metrics.sts_spearman(minilm.model, pairs) - 86.72) < 2.5
 
 
-def test_deferred_speed_is_labelled_pending_then_timed_against_the_baseline(tiny_bert, monkeypatch):
+def test_deferred_speed_is_labelled_pending_then_timed_against_the_baseline(base, monkeypatch):
     """The app's live points: stored without speed, then timed in the background by time_quick_speed."""
     from slimlib.ops.pipeline import apply_recipe
     from slimlib.workflows.evaluate import PENDING, speed_pending, time_quick_speed
 
+    tiny_bert = base
     StubTimer(monkeypatch, tiny_bert.model, compressed_cost=2.0)
     recipe = Recipe(tiny_bert.path, [])
     compressed = apply_recipe(recipe, tiny_bert)
