@@ -101,7 +101,7 @@ PRESETS: tuple[Preset, ...] = (
                "(here: this model's 3 evenly spaced layers learn all-mpnet-base-v2's embeddings)."),
         source="the SBERT slimming answer, section 3 (sentence-transformers' model distillation example)",
         steps=({"op": "drop_layers", "keep": 3, "choose": "spread"},
-               {"op": "distill", "teacher": "all-mpnet-base-v2"}),
+               {"op": "distill", "teacher": "all-mpnet-base-v2", "projection": "dense"}),
         checks=(Check("params", "<=", 0.8, "fewer parameters than this model (mpnet has 4.8x MiniLM's)"),
                 Check("speedup", ">=", 1.7, "about 2x this model's speed"),
                 Check("sts_retained", ">=", 0.99, "at least 99% of this model's STS Spearman")),
