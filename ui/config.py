@@ -14,7 +14,8 @@ import json
 import zlib
 
 from slimlib.errors import RecipeError
-from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape, Recipe, make_step
+from slimlib.model.shape import ModelShape
+from slimlib.ops.recipe import DEFAULT_MODEL, Recipe, make_step
 from slimlib.ops.registry import op_specs
 
 from .op_controls import control_for, default_values

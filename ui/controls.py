@@ -11,7 +11,8 @@ import streamlit as st
 
 from slimlib.errors import SlimlibError
 from slimlib.model.named import find_named_model, installed_named_models
-from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape
+from slimlib.model.shape import ModelShape
+from slimlib.ops.recipe import DEFAULT_MODEL
 from slimlib.ops.registry import op_specs
 
 from . import state

@@ -18,7 +18,8 @@ import streamlit as st
 
 from slimlib.errors import SlimlibError
 from slimlib.model.base import LoadedBase
-from slimlib.ops.recipe import DEFAULT_MODEL, ModelShape, Recipe
+from slimlib.model.shape import ModelShape
+from slimlib.ops.recipe import DEFAULT_MODEL, Recipe
 
 from . import state
 from .config import config_to_recipe

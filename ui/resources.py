@@ -9,8 +9,7 @@ import streamlit as st
 
 from slimlib.history import History
 from slimlib.model.base import LoadedBase, load_base
-from slimlib.ops.pipeline import model_shape
-from slimlib.ops.recipe import ModelShape
+from slimlib.model.shape import ModelShape, model_shape
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")

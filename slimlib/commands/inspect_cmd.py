@@ -18,7 +18,7 @@ def describe(model_name: str) -> dict:
     from ..measure.metrics import artifact_size
     from ..model.base import load_base
     from ..model.parts import encoder_of
-    from ..ops.pipeline import model_shape
+    from ..model.shape import model_shape
     from ..ops.registry import op_names
 
     base = load_base(model_name)

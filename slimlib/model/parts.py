@@ -12,6 +12,7 @@ from torch import nn
 from .architectures import ArchSpec, get_module
 from ..errors import RecipeError
 from .modules import EmptySelfAttention, HeadSelectingAttention
+from .slim import SlimModel
 
 
 def top_model(st_model) -> nn.Module | None:
@@ -23,8 +24,6 @@ def top_model(st_model) -> nn.Module | None:
 def encoder_of(st_model) -> nn.Module | None:
     """The HF encoder (BertModel, MPNetModel) of a SentenceTransformer, compressed or not; None for a
     model that runs as an ONNX int8 graph (it has no torch layers)."""
-    from .slim import SlimModel
-
     model = top_model(st_model)
     return model.inner if isinstance(model, SlimModel) else model if isinstance(model, nn.Module) else None
 

@@ -22,7 +22,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from .architectures import get_module, set_module
+from .architectures import arch_for, get_module, set_module
 from ..errors import ModelLoadError
 from .modules import BUILDERS, spec_of
 
@@ -192,15 +192,11 @@ class SlimModel(PreTrainedModel):
     def standard_config(self) -> dict:
         """The base config with the sizes a standard config can say: layers, FFN width (when every
         layer has the same), vocabulary."""
-        from .parts import layers_of
-
         data = dict(self.config.base_config)
         if self.inner is None:
             return data
-        from .architectures import arch_for
-
         arch = arch_for(data["model_type"])
-        layers = layers_of(self.inner, arch)
+        layers = get_module(self.inner, arch.layers)
         data["num_hidden_layers"] = len(layers)
         widths = {get_module(layer, arch.ffn_in).out_features for layer in layers
                   if hasattr(get_module(layer, arch.ffn_in), "out_features")}

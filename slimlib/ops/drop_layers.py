@@ -10,7 +10,8 @@ from ..model import parts
 from ..model.architectures import set_module
 from .importance import scores_for_step
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

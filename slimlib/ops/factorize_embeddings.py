@@ -15,7 +15,8 @@ from torch import nn
 from ..model.architectures import get_module, set_module
 from ..model.modules import FactorizedEmbedding
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

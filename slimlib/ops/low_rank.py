@@ -17,7 +17,8 @@ from ..model.architectures import ArchSpec, get_module
 from ..model.parts import attention_core, output_name, projection_names
 from ..model.modules import LowRankLinear
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

@@ -15,8 +15,9 @@ from typing import Callable
 
 from ..errors import Cancelled, RecipeError
 from ..model.base import LoadedBase, load_base
-from ..model.parts import encoder_of, top_model
-from .recipe import ModelShape, Recipe, Step
+from ..model.parts import top_model
+from ..model.shape import ModelShape, model_shape
+from .recipe import Recipe, Step
 from .registry import op_spec
 from ..model.slim import SlimModel, install, slim_of
 
@@ -66,29 +67,6 @@ class CompressedModel:
         from ..model.files import save_model
 
         return save_model(self, folder)
-
-
-def model_shape(st_model, arch) -> ModelShape:
-    """The current sizes of a (possibly compressed) model, for recipe checks."""
-    from ..model.architectures import get_module
-
-    inner = encoder_of(st_model)
-    if inner is None:
-        raise RecipeError("this model runs as an ONNX int8 graph; its layer shapes cannot be changed")
-    config = inner.config
-    head_dim = config.hidden_size // config.num_attention_heads
-    layers = get_module(inner, arch.layers)
-    heads, intermediate = [], []
-    for layer in layers:
-        query = get_module(layer, arch.self_attention)
-        query = getattr(query, "attn", query)
-        q = getattr(query, arch.query.rsplit(".", 1)[1], None)
-        heads.append(q.out_features // head_dim if q is not None else 0)
-        ffn = get_module(layer, arch.ffn_in)
-        intermediate.append(getattr(ffn, "out_features"))
-    vocab = get_module(inner, arch.word_embeddings).num_embeddings
-    return ModelShape(num_layers=len(layers), heads=heads, head_dim=head_dim, hidden=config.hidden_size,
-                      intermediate=intermediate, vocab=vocab)
 
 
 def check_recipe(recipe: Recipe, base: LoadedBase | None = None) -> ModelShape:

@@ -21,7 +21,8 @@ from ..model.architectures import ArchSpec, set_module
 from .importance import scores_for_step
 from ..model.modules import EmptySelfAttention, HeadSelectingAttention, slice_linear
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

@@ -27,7 +27,8 @@ from ..measure.hardware import cpu_info
 from ..model.parts import count_params
 from .pipeline import OpContext
 from ..model.packed import PackedEmbedding, PackedLinear
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

@@ -17,30 +17,11 @@ from typing import Any, ClassVar
 
 from ..data.user_files import read_user_text
 from ..errors import RecipeError
+from ..model.shape import ModelShape
 from .registry import op_names, op_spec, step_types
 
 FORMAT = "slimlib.recipe/v1"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-
-
-@dataclass
-class ModelShape:
-    """The sizes a recipe step can be checked against; each step returns the shape after it."""
-
-    num_layers: int
-    heads: list[int]  # heads per layer
-    head_dim: int
-    hidden: int
-    intermediate: list[int]  # FFN width per layer
-    vocab: int
-    embedding_rank: int | None = None
-
-    def copy(self) -> "ModelShape":
-        return dataclasses.replace(self, heads=list(self.heads), intermediate=list(self.intermediate))
-
-
-# all-MiniLM-L6-v2's shape: what examples and docs are written for when no model is at hand.
-REFERENCE_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)
 
 
 def setting(text: str, *, omit_default: bool = False, **kw) -> Any:

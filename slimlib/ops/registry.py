@@ -12,10 +12,9 @@ import importlib
 import pkgutil
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-if TYPE_CHECKING:  # only for annotations: the recipe module imports this one
-    from .recipe import ModelShape
+from ..model.shape import REFERENCE_SHAPE, ModelShape
 
 # Importance units an op can leave in place (see importance.scores_for_step).
 UNIT_KINDS = ("heads", "ffn", "layers")
@@ -31,21 +30,19 @@ class OpSpec:
     order: int  # canonical position: the app writes steps sorted by it
     title: str  # heading of the op's controls in the app
     summary: str  # one line: what it removes and what it typically costs
-    example: Callable[["ModelShape"], dict]  # a valid step (without "op") for a model of this shape
+    example: Callable[[ModelShape], dict]  # a valid step (without "op") for a model of this shape
     label: Callable[[dict], str]  # short chart label of a step's dict, e.g. "FFN 50%"
     trains: bool = False  # runs an optimizer (minutes): left out of default searches
     final: bool = False  # must be the recipe's last step (it changes what the model is)
     keeps_units: frozenset = frozenset()  # importance units (UNIT_KINDS) it leaves in place
     # Search axes for a model of this shape: {"op.field": [choices]}, the first choice meaning
     # "leave the op out" (0 or the no-op value). Empty: not searched by default.
-    search_axes: Callable[["ModelShape"], dict[str, list[Any]]] = field(default=lambda shape: {})
+    search_axes: Callable[[ModelShape], dict[str, list[Any]]] = field(default=lambda shape: {})
     # Why a model after this op is not physically smaller (None: it is); the every-op test reads it.
     not_smaller_because: str | None = None
 
-    def example_step(self, shape: "ModelShape | None" = None) -> dict:
+    def example_step(self, shape: ModelShape | None = None) -> dict:
         """An example step for `shape` (default: all-MiniLM-L6-v2's shape, for --help and docs)."""
-        from .recipe import REFERENCE_SHAPE
-
         return {"op": self.name, **self.example(shape or REFERENCE_SHAPE)}
 
 

@@ -14,7 +14,8 @@ from torch import nn
 
 from ..model.architectures import get_module
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

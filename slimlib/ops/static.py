@@ -15,7 +15,8 @@ from ..data.corpus import load_sentences
 from ..errors import DataFileError
 from ..model import static as static_model
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

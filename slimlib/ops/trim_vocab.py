@@ -29,7 +29,8 @@ from ..data.corpus import load_sentences
 from ..errors import DataFileError
 from ..model.modules import FactorizedEmbedding
 from .pipeline import OpContext
-from .recipe import ModelShape, Step, setting
+from ..model.shape import ModelShape
+from .recipe import Step, setting
 from .registry import OpSpec, register_op
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..errors import SlimlibError
-from ..ops.recipe import ModelShape, Recipe, make_step
+from ..model.shape import ModelShape
+from ..ops.recipe import Recipe, make_step
 from ..ops.registry import op_spec, op_specs
 from .result import number
 

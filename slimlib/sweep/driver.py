@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import Cancelled, RecipeError, SlimlibError
-from ..ops.recipe import ModelShape, Recipe
+from ..model.shape import ModelShape
+from ..ops.recipe import Recipe
 from . import store
 from .grid import GridSpec, describe, expand
 from .objectives import Objective, objective_values
@@ -59,7 +60,7 @@ class RunSummary:
 
 def model_shape_of(base_model: str) -> ModelShape:
     from ..model.base import load_base
-    from ..ops.pipeline import model_shape
+    from ..model.shape import model_shape
 
     base = load_base(base_model)
     return model_shape(base.model, base.arch)

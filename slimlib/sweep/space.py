@@ -18,7 +18,8 @@ import itertools
 from typing import Any, Callable
 
 from ..errors import RecipeError
-from ..ops.recipe import ModelShape, Recipe
+from ..model.shape import ModelShape
+from ..ops.recipe import Recipe
 from ..ops.registry import op_spec, op_specs
 from .grid import GridSpec, build_steps, is_off, recipe_for
 

@@ -123,7 +123,7 @@ def _encode_without_slimlib(runtime: str, folder: Path, sentences: list[str]) ->
 
 
 def _encode_with_slimlib(folder: Path, sentences: list[str]) -> np.ndarray:
-    import slimlib  # noqa: F401  registers the model type
+    from ..model import slim as _registers_model_type  # noqa: F401  (a slimlib folder names it)
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(folder), device="cpu")

@@ -5,7 +5,7 @@ import pytest
 
 from slimlib.errors import ModelLoadError
 from slimlib.model.base import load_base, resolve_model_path
-from slimlib.ops.pipeline import model_shape
+from slimlib.model.shape import model_shape
 
 
 def test_bundled_minilm(minilm):

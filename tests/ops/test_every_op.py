@@ -13,7 +13,8 @@ from sentence_transformers import SentenceTransformer
 import slimlib  # noqa: F401  registers the slimlib model type
 from slimlib.measure import metrics as measure
 from slimlib.model.files import RECIPE_NAME
-from slimlib.ops.pipeline import apply_recipe, model_shape
+from slimlib.model.shape import model_shape
+from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 from slimlib.ops.registry import op_names, op_spec
 

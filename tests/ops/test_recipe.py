@@ -5,7 +5,8 @@ import warnings
 import pytest
 
 from slimlib.errors import RecipeError
-from slimlib.ops.recipe import FORMAT, ModelShape, Recipe, make_step
+from slimlib.model.shape import ModelShape
+from slimlib.ops.recipe import FORMAT, Recipe, make_step
 from slimlib.ops.registry import op_specs
 
 MINILM_SHAPE = ModelShape(num_layers=6, heads=[12] * 6, head_dim=32, hidden=384, intermediate=[1536] * 6, vocab=30522)

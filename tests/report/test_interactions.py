@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from slimlib.errors import SlimlibError
-from slimlib.ops.recipe import REFERENCE_SHAPE
+from slimlib.model.shape import REFERENCE_SHAPE
 from slimlib.report.interactions import cell_recipe, grid, interaction_table, knob_label, knobs
 
 HEADS, BITS = "prune_heads.per_layer", "quantize.bits"

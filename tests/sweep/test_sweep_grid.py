@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from slimlib.errors import RecipeError, SlimlibError
-from slimlib.ops.recipe import ModelShape
+from slimlib.model.shape import ModelShape
 from slimlib.sweep.engines import plan_for_hosts, plan_local
 from slimlib.sweep.grid import build_steps, expand, load_grid, parse_grid
 from slimlib.sweep.objectives import default_objectives, objective_values, parse_objectives

@@ -5,7 +5,8 @@ import concurrent.futures
 import random
 
 from slimlib.errors import RecipeError
-from slimlib.ops.recipe import REFERENCE_SHAPE, Recipe
+from slimlib.model.shape import REFERENCE_SHAPE
+from slimlib.ops.recipe import Recipe
 from slimlib.sweep import store
 from slimlib.sweep.driver import RunConfig, model_shape_of, run_search
 from slimlib.sweep.grid import recipe_for

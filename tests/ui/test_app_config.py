@@ -8,7 +8,7 @@ import pytest
 from slimlib.errors import Cancelled, RecipeError
 from slimlib.report.presets import PRESETS
 from slimlib.ops.recipe import Recipe
-from slimlib.ops.recipe import ModelShape
+from slimlib.model.shape import ModelShape
 from slimlib.ops.registry import op_specs
 from ui.config import config_to_recipe, decode_recipe, default_config, encode_recipe, recipe_to_config
 from ui.op_controls import control_for
