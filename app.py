@@ -20,7 +20,7 @@ from slimlib.report.tradeoff import choose_y
 from ui import page, state
 from ui.controls import data_picker, model_picker, op_controls
 from ui.evaluation import baseline_entry, evaluate_and_store, evaluation_job, lookup
-from ui.speed_timer import background_speed, speed_timer
+from ui.speed_timer import background_speed
 from ui.resources import history
 from ui.views import (axis_pickers, chart_points, goal_editor, goal_table, job_panel, metric_cards, start_job, tradeoff_chart,
                       watch_pending_speed)
@@ -67,8 +67,6 @@ def explore() -> None:
             current = lookup(recipe, data, quick=False) or lookup(recipe, data, quick=True)
             if current is None and not trains:
                 current = evaluate_and_store(recipe, data, True, report, live=live)
-            elif current is not None and current.quick:
-                speed_timer().submit(current)  # shown again while its speed is still pending: time it
             watch_pending_speed([e for e in (baseline, current) if e is not None])
         except Cancelled:
             st.warning("Evaluation stopped.")

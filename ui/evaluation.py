@@ -105,9 +105,7 @@ def evaluate_and_store(recipe: Recipe, data: DataChoice, quick: bool, progress=N
     store = history()
     found = store.find(base.content_hash, recipe.key(), data.key(quick), quick)
     if found is not None:
-        if live:
-            speed_timer().submit(found)  # a point left pending earlier is timed now that it is shown again
-        return found
+        return found  # if its speed is still pending, the page showing it queues it (views.watch_pending_speed)
     # The history is the cache (keyed by model, recipe, data, quick). No st.cache_data here: its element
     # replay breaks when two sessions run the same cached call while drawing a progress bar.
     options = data.options(quick)

@@ -223,6 +223,10 @@ def watch_pending_speed(entries: list[Entry]) -> None:
     if not pending:
         return
     ids = [e.id for e in pending]
+    # The one place that queues a shown point: what is on screen now is timed next (a point already
+    # queued only moves up; one queued by an earlier server process, or never, is queued now).
+    for entry in pending:
+        speed_timer().submit(entry)
 
     @st.fragment(run_every=SPEED_POLL_S)
     def watch():
@@ -231,14 +235,16 @@ def watch_pending_speed(entries: list[Entry]) -> None:
         # every second kept the server's event loop so busy that the timer itself starved.
         if not timer.waiting(ids):
             store = history()
-            if any((entry := store.get(i)) is not None and not speed_pending(entry.result) for i in ids):
+            latest = [store.get(i) for i in ids]
+            if any(entry is not None and not speed_pending(entry.result) for entry in latest):
                 st.rerun(scope="app")
             if timer.failed(ids):
                 st.caption("Speed: the background timing failed (see the server log); "
                            "\"Run full evaluation\" measures it.")
                 return
-            for entry in pending:  # queued by an earlier server process, or dropped: queue it again
-                timer.submit(entry)
+            for entry in latest:  # dropped from the queue (e.g. the server restarted): queue it again,
+                if entry is not None:  # as the history holds it now
+                    timer.submit(entry)
         st.caption("Speed: timing against the baseline in the background; the point's speed appears in a few seconds.")
 
     watch()

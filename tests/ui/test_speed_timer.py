@@ -140,3 +140,40 @@ def test_the_environment_forces_background_timing_on_or_off(monkeypatch):
     monkeypatch.setattr(module, "FORCED", False)
     module.note_session(None)
     assert not module.background_speed()
+
+
+def test_the_explore_page_queues_its_pending_point_again_after_a_server_restart(monkeypatch, tmp_path, tiny_bert_path):
+    """The page that shows a point owns queueing its speed: a point stored pending by a server that
+    stopped before timing it is queued, and timed, when the next server shows it."""
+    from streamlit.testing.v1 import AppTest
+
+    from app_helpers import APP
+    from slimlib.history import History
+    from slimlib.workflows.evaluate import speed_pending
+    from ui.config import default_config
+
+    monkeypatch.setattr(module, "FORCED", True)  # read from SLIMLIB_BACKGROUND_SPEED at import
+    monkeypatch.setenv("SLIMLIB_DATA_DIR", str(tmp_path))
+    first_server = module.SpeedTimer()
+    monkeypatch.setattr(module, "_TIMER", first_server)
+    with first_server.foreground():  # it never gets to time anything before it "stops"
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.session_state["config"] = default_config(model=str(tiny_bert_path))
+        at.run()
+        at.sidebar.slider(key="w.prune_ffn.keep").set_value(0.5).run()
+        assert not at.exception, at.exception
+        pending = [e for e in History().entries() if e.result["recipe"]["steps"] and speed_pending(e.result)]
+        assert len(pending) == 1, [(e.result["recipe"]["steps"], e.result["labels"]) for e in History().entries()]
+        assert first_server.waiting([pending[0].id])
+        first_server.shutdown()
+
+    next_server = module.SpeedTimer()
+    monkeypatch.setattr(module, "_TIMER", next_server)
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        assert next_server.waiting([pending[0].id]) or not speed_pending(History().get(pending[0].id).result)
+        assert next_server.wait_idle(timeout=300)
+        assert not speed_pending(History().get(pending[0].id).result)
+    finally:
+        next_server.shutdown()
