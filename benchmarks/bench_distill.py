@@ -46,6 +46,11 @@ TEACHER_ROWS = [
     # A lower rate keeps more of what MiniLM learned from its billion pairs while it takes mpnet's view.
     ("MiniLM 6 layers + distill, teacher mpnet, dense projection, lr 1e-4",
      [{**TAUGHT_BY_MPNET, "projection": "dense", "lr": 1e-4}]),
+    # Two teachers: mpnet through the Dense head, MiniLM itself on the student's own embedding.
+    ("keep 3 of 6 layers + distill, teacher mpnet + base, dense projection",
+     [KEEP_3_OF_6, {**TAUGHT_BY_MPNET, "projection": "dense", "base_weight": 1.0}]),
+    ("MiniLM 6 layers + distill, teacher mpnet + base, dense projection",
+     [{**TAUGHT_BY_MPNET, "projection": "dense", "base_weight": 1.0}]),
 ]
 TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "keep 3 of 6 layers + distill": (0.97, None),
@@ -57,6 +62,8 @@ TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "keep 3 of 6 layers + distill, teacher mpnet": (0.99, 1.7),
     "keep 3 of 6 layers + distill, teacher mpnet, dense projection": (0.99, 1.7),
     "MiniLM 6 layers + distill, teacher mpnet, dense projection, lr 1e-4": (1.0058, None),
+    "keep 3 of 6 layers + distill, teacher mpnet + base, dense projection": (0.99, 1.7),
+    "MiniLM 6 layers + distill, teacher mpnet + base, dense projection": (1.0058, None),
 }
 PUBLISHED = [  # sentence-transformers distillation README (stsb-roberta-base, 12 layers)
     ("published: stsb-roberta-base 6 of 12 layers + distill", "1.7x", "99.8% (-0.2%)"),

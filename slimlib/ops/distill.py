@@ -60,6 +60,11 @@ class Distill(Step):
         'the student\'s width by their top singular directions on the corpus; "dense" has the student learn a '
         "Dense layer onto the teacher's width, saved with the model (its embeddings become the teacher's width).",
         default="pca", omit_default=True)
+    base_weight: float = setting(
+        "Only with a teacher other than the base: the weight of a second target, the uncompressed base's own "
+        "embeddings, for the student's own embedding (before a Dense projection; with \"pca\", the output). "
+        "0: the teacher alone. It keeps what the base learned while the student takes the teacher's view.",
+        default=0.0, omit_default=True)
 
     def __post_init__(self) -> None:
         self._require_int("steps", low=1, high=100_000)
@@ -70,6 +75,11 @@ class Distill(Step):
         self._require_int("max_seq_length", low=8, high=8192)
         self._require_choice("loss", ("mse", "cosine", "mse+cosine"))
         self._require_choice("projection", PROJECTIONS)
+        if isinstance(self.base_weight, bool) or not isinstance(self.base_weight, (int, float)) \
+                or not 0 <= self.base_weight <= 100:
+            raise self.fail("base_weight", f"expected a weight from 0 to 100, got {self.base_weight!r}")
+        if self.base_weight and self.teacher is None:
+            raise self.fail("base_weight", "only applies with a teacher other than the base: set `teacher` too")
         if not isinstance(self.corpus, str) or not self.corpus:
             raise self.fail("corpus", f'expected "default" or a file path, got {self.corpus!r}')
         if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher.strip()):
@@ -105,9 +115,14 @@ def distill(ctx: OpContext, step: Distill) -> None:
     with teacher.lock:  # a shared base model: one user of it at a time
         targets = distillation.cached_teacher_embeddings(teacher.model, sentences, step.max_seq_length,
                                                          cache_dir("teacher"), teacher_key, ctx.check_stop)
+    second = base_target(ctx, step, sentences) if step.base_weight else None
     targets, projection = meet_teacher_width(ctx, step, sentences, targets)
+    if second is not None:
+        second = distillation.SecondTarget(second, float(step.base_weight), projection)
+        ctx.notes.append(f"distill: the student's own embedding also learns the base's (weight {step.base_weight:g})"
+                         + (" before the projection" if projection is not None else ""))
     started = time.perf_counter()
-    losses = train(ctx, sentences, targets, settings)
+    losses = train(ctx, sentences, targets, settings, second)
     seconds = time.perf_counter() - started
     final_loss = sum(losses[-10:]) / len(losses[-10:])
     store_trained(ctx, folder, {"seconds": round(seconds, 1), "loss_first": losses[0], "loss_last": final_loss,
@@ -126,6 +141,20 @@ def _teacher(step: Distill, ctx: OpContext):
         return load_base(step.teacher)
     except ModelLoadError as exc:
         raise step.fail("teacher", str(exc)) from None
+
+
+def base_target(ctx: OpContext, step: Distill, sentences: list[str]):
+    """The uncompressed base's embeddings of the corpus (cached like a teacher's), checked against the
+    student's own width."""
+    key = distillation.teacher_cache_key(ctx.base.content_hash, sentences_hash(sentences), step.max_seq_length)
+    with ctx.base.lock:
+        targets = distillation.cached_teacher_embeddings(ctx.base.model, sentences, step.max_seq_length,
+                                                         cache_dir("teacher"), key, ctx.check_stop)
+    width = ctx.st_model.get_embedding_dimension()
+    if targets.shape[1] != width:
+        raise step.fail("base_weight", f"the base's embeddings ({targets.shape[1]} dims) and the student's "
+                                       f"({width}) differ in width")
+    return targets
 
 
 def meet_teacher_width(ctx: OpContext, step: Distill, sentences: list[str], targets):
@@ -202,7 +231,8 @@ def trained_cache_key(ctx: OpContext, step: Distill) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettings) -> list[float]:
+def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettings,
+          second: distillation.SecondTarget | None = None) -> list[float]:
     frozen = distillation.frozen_parameter_ids(ctx.inner, ctx.arch.word_embeddings)
     parameters = list(dict.fromkeys(ctx.st_model.parameters()))  # shared weights once
     trainable = [p for p in parameters if id(p) not in frozen]
@@ -217,7 +247,8 @@ def train(ctx: OpContext, sentences, targets, settings: distillation.TrainSettin
             ctx.progress(f"distill: step {done}/{settings.steps}, loss {loss:.4f}", done / settings.steps)
 
     try:
-        return distillation.train_student(ctx.st_model, sentences, targets, settings, trainable, report, ctx.check_stop)
+        return distillation.train_student(ctx.st_model, sentences, targets, settings, trainable, report,
+                                          ctx.check_stop, second)
     finally:
         for p, flag in zip(parameters, previous):
             p.requires_grad_(flag)

@@ -31,6 +31,17 @@ MAX_GRAD_NORM = 1.0
 
 
 @dataclass(frozen=True)
+class SecondTarget:
+    """A second set of targets for the student's own embedding (the one entering `head`, or the
+    output when `head` is None), weighted against the first: e.g. the uncompressed base's embeddings
+    while the first targets are a wider teacher's, learned through a projection head."""
+
+    targets: np.ndarray
+    weight: float
+    head: nn.Module | None = None
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     steps: int = 300
     lr: float = 1e-4
@@ -58,10 +69,21 @@ def _embedding_modules(st_model) -> list[nn.Module]:
 
 def embed(st_model, sentences: list[str], max_seq_length: int) -> torch.Tensor:
     """Unnormalized sentence embeddings with autograd (the caller picks the grad mode)."""
+    return embed_with_own(st_model, sentences, max_seq_length, None)[1]
+
+
+def embed_with_own(st_model, sentences: list[str], max_seq_length: int,
+                   head: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the embedding as it enters `head`, the model's embedding): with a projection head, the
+    student's own embedding and the projected one from one forward pass; without, both the same."""
     features = st_model.preprocess(list(sentences), max_length=max_seq_length)
+    own = None
     for module in _embedding_modules(st_model):
+        if module is head:
+            own = features["sentence_embedding"]
         features = module(features)
-    return features["sentence_embedding"]
+    output = features["sentence_embedding"]
+    return (output if own is None else own), output
 
 
 def teacher_embeddings(teacher, sentences: list[str], max_seq_length: int,
@@ -231,16 +253,19 @@ def batch_order(lengths: list[int], batch_size: int, generator: torch.Generator)
 
 def train_student(student, sentences: list[str], targets: np.ndarray, settings: TrainSettings,
                   trainable: list[nn.Parameter], progress: Callable[[int, float], None] = lambda _i, _l: None,
-                  check_stop: Callable[[], None] = lambda: None) -> list[float]:
-    """Train `trainable` (parameters of `student`) so the student's embeddings match `targets`.
+                  check_stop: Callable[[], None] = lambda: None, second: SecondTarget | None = None) -> list[float]:
+    """Train `trainable` (parameters of `student`) so the student's embeddings match `targets` (and,
+    with `second`, its own embedding matches those targets too, weighted).
 
     Returns the loss of every step. The student is left in eval mode, also when stopped.
     """
     if settings.loss not in LOSSES:
         raise ValueError(f"loss {settings.loss!r} is not one of {LOSSES}")
-    if len(sentences) != len(targets):
+    if len(sentences) != len(targets) or (second is not None and len(second.targets) != len(sentences)):
         raise ValueError("one target per sentence expected")
     target_tensor = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
+    second_tensor = (torch.from_numpy(np.ascontiguousarray(second.targets, dtype=np.float32))
+                     if second is not None else None)
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings.steps))
     order = torch.Generator().manual_seed(settings.seed)
@@ -257,8 +282,14 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
                 if not queue:
                     queue = batch_order(lengths, batch, order)
                 index = queue.pop(0)
-                predicted = embed(student, [sentences[i] for i in index], settings.max_seq_length)
-                loss = embedding_loss(predicted, target_tensor[index], settings.loss)
+                batch_sentences = [sentences[i] for i in index]
+                if second is None:
+                    predicted = embed(student, batch_sentences, settings.max_seq_length)
+                    loss = embedding_loss(predicted, target_tensor[index], settings.loss)
+                else:
+                    own, predicted = embed_with_own(student, batch_sentences, settings.max_seq_length, second.head)
+                    loss = (embedding_loss(predicted, target_tensor[index], settings.loss)
+                            + second.weight * embedding_loss(own, second_tensor[index], settings.loss))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)

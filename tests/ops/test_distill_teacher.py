@@ -138,3 +138,33 @@ def test_a_projection_goes_at_the_end_of_a_model_without_normalize(tiny_bert):
     assert list(model._modules) == ["0", "1", "2"]
     assert model.module_kwargs == {"1": ["some_kwarg"]}
     assert measure.encode(model, SAMPLE_SENTENCES).shape == (len(SAMPLE_SENTENCES), 96)
+
+
+def _own_embeddings(st_model, sentences):
+    """The student's embedding before its Dense projection (the pooled vector)."""
+    with torch.no_grad():
+        return training.embed_with_own(st_model, sentences, 32, st_model[2])[0].numpy()
+
+
+def test_base_weight_keeps_the_students_own_embedding_near_the_base(normalized_student, wide_teacher, fresh_cache):
+    sentences = list(project_sentences())
+    base = training.teacher_embeddings(normalized_student.model, sentences, 32)
+    steps = dense_distill(wide_teacher, steps=30, lr=3e-3)
+
+    def distance_to_base(model):
+        return float(np.mean(np.sum((_own_embeddings(model, sentences) - base) ** 2, axis=1)))
+
+    alone = apply_recipe(_recipe(normalized_student, steps), normalized_student)
+    anchored = apply_recipe(_recipe(normalized_student, {**steps, "base_weight": 5.0}), normalized_student)
+    assert any("also learns the base's (weight 5) before the projection" in n for n in anchored.notes)
+    assert not any("also learns the base's" in n for n in alone.notes)
+    assert distance_to_base(anchored.st_model) < 0.5 * distance_to_base(alone.st_model)
+    assert anchored.st_model.get_embedding_dimension() == 96  # the output is still the teacher's width
+
+
+def test_base_weight_needs_another_teacher_and_is_left_out_at_zero(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.base_weight: only applies with a teacher other than the base"):
+        _recipe(tiny_bert, {"op": "distill", "base_weight": 1.0})
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.base_weight: expected a weight from 0 to 100, got -1"):
+        _recipe(tiny_bert, {"op": "distill", "teacher": "x", "base_weight": -1})
+    assert "base_weight" not in make_step("distill").to_dict()
