@@ -22,6 +22,8 @@ RECIPES = [
     {"steps": [{"op": "prune_heads", "per_layer": 2}, {"op": "quantize", "bits": 8}]},
     {"steps": [{"op": "prune_heads", "heads": {"0": [1, 3], "5": [0]}, "score": "magnitude"}]},
     {"steps": [{"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 120, "lr": 5e-5}]},
+    {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2", "projection": "dense", "base_weight": 1.0}]},
+    {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2"}]},
     {"steps": [{"op": "drop_layers", "layers": [1, 4]}, {"op": "prune_ffn", "keep": 0.5}]},
     {"steps": [{"op": "low_rank", "energy": 0.9, "targets": ["ffn_in"]}, {"op": "factorize_embeddings", "rank": 128}]},
     {"steps": [{"op": "trim_vocab", "max_tokens": 8000}, {"op": "share_layers", "groups": [[0, 1], [2, 3], [4, 5]]}]},

