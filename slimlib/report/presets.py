@@ -98,9 +98,10 @@ PRESETS: tuple[Preset, ...] = (
         key="mpnet_teacher",
         title="A MiniLM-sized student taught by mpnet",
         claim=("Using a larger SBERT model as the teacher, a student with 50% fewer parameters keeps the accuracy "
-               "(here: this model's 3 evenly spaced layers learn all-mpnet-base-v2's embeddings)."),
+               "(here: 3 of this model's layers, chosen as drop_layers does by default, learn all-mpnet-base-v2's "
+               "embeddings through a Dense projection)."),
         source="the SBERT slimming answer, section 3 (sentence-transformers' model distillation example)",
-        steps=({"op": "drop_layers", "keep": 3, "choose": "spread"},
+        steps=({"op": "drop_layers", "keep": 3},  # auto: 96.6% here against 96.1% for layers 1, 3, 5
                {"op": "distill", "teacher": "all-mpnet-base-v2", "projection": "dense"}),
         checks=(Check("params", "<=", 0.8, "fewer parameters than this model (mpnet has 4.8x MiniLM's)"),
                 Check("speedup", ">=", 1.7, "about 2x this model's speed"),
