@@ -62,7 +62,8 @@ class Distill(Step):
         default="pca", omit_default=True)
     base_weight: float = setting(
         "Only with a teacher other than the base: the weight of a second target, the uncompressed base's own "
-        "embeddings, for the student's own embedding (before a Dense projection; with \"pca\", the output). "
+        "embeddings, for the student's own embedding (before a Dense projection; without one, the output itself, "
+        "which then learns a blend of both). "
         "0: the teacher alone. It keeps what the base learned while the student takes the teacher's view.",
         default=0.0, omit_default=True)
 
@@ -115,10 +116,11 @@ def distill(ctx: OpContext, step: Distill) -> None:
     with teacher.lock:  # a shared base model: one user of it at a time
         targets = distillation.cached_teacher_embeddings(teacher.model, sentences, step.max_seq_length,
                                                          cache_dir("teacher"), teacher_key, ctx.check_stop)
-    second = base_target(ctx, step, sentences) if step.base_weight else None
+    base_targets = base_target(ctx, step, sentences) if step.base_weight else None
     targets, projection = meet_teacher_width(ctx, step, sentences, targets)
-    if second is not None:
-        second = distillation.SecondTarget(second, float(step.base_weight), projection)
+    second = None
+    if base_targets is not None:
+        second = distillation.SecondTarget(base_targets, float(step.base_weight), projection)
         ctx.notes.append(f"distill: the student's own embedding also learns the base's (weight {step.base_weight:g})"
                          + (" before the projection" if projection is not None else ""))
     started = time.perf_counter()
