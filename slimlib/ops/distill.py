@@ -111,12 +111,8 @@ def distill(ctx: OpContext, step: Distill) -> None:
     settings = distillation.TrainSettings(steps=step.steps, lr=step.lr, batch_size=step.batch_size, seed=step.seed,
                                           max_seq_length=step.max_seq_length, loss=step.loss)
     ctx.progress(f"distill: teacher embeddings of {len(sentences)} sentences", 0.0)
-    teacher = _teacher(step, ctx)
-    teacher_key = distillation.teacher_cache_key(teacher.content_hash, corpus_hash, step.max_seq_length)
-    with teacher.lock:  # a shared base model: one user of it at a time
-        targets = distillation.cached_teacher_embeddings(teacher.model, sentences, step.max_seq_length,
-                                                         cache_dir("teacher"), teacher_key, ctx.check_stop)
-    base_targets = base_target(ctx, step, sentences) if step.base_weight else None
+    targets = corpus_embeddings(ctx, _teacher(step, ctx), step, sentences, corpus_hash)
+    base_targets = base_target(ctx, step, sentences, corpus_hash) if step.base_weight else None
     targets, projection = meet_teacher_width(ctx, step, sentences, targets)
     second = None
     if base_targets is not None:
@@ -145,13 +141,17 @@ def _teacher(step: Distill, ctx: OpContext):
         raise step.fail("teacher", str(exc)) from None
 
 
-def base_target(ctx: OpContext, step: Distill, sentences: list[str]):
-    """The uncompressed base's embeddings of the corpus (cached like a teacher's), checked against the
-    student's own width."""
-    key = distillation.teacher_cache_key(ctx.base.content_hash, sentences_hash(sentences), step.max_seq_length)
-    with ctx.base.lock:
-        targets = distillation.cached_teacher_embeddings(ctx.base.model, sentences, step.max_seq_length,
-                                                         cache_dir("teacher"), key, ctx.check_stop)
+def corpus_embeddings(ctx: OpContext, source, step: Distill, sentences: list[str], corpus_hash: str):
+    """A loaded base model's embeddings of the corpus, from the teacher-embedding cache when there."""
+    key = distillation.teacher_cache_key(source.content_hash, corpus_hash, step.max_seq_length)
+    with source.lock:  # a shared base model: one user of it at a time
+        return distillation.cached_teacher_embeddings(source.model, sentences, step.max_seq_length,
+                                                      cache_dir("teacher"), key, ctx.check_stop)
+
+
+def base_target(ctx: OpContext, step: Distill, sentences: list[str], corpus_hash: str):
+    """The uncompressed base's embeddings of the corpus, checked against the student's own width."""
+    targets = corpus_embeddings(ctx, ctx.base, step, sentences, corpus_hash)
     width = ctx.st_model.get_embedding_dimension()
     if targets.shape[1] != width:
         raise step.fail("base_weight", f"the base's embeddings ({targets.shape[1]} dims) and the student's "
