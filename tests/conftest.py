@@ -74,8 +74,9 @@ def mpnet():
 
 
 def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int = 4, hidden: int = 64,
-                     intermediate: int = 128, seed: int = 0) -> Path:
-    """Write a tiny random sentence-transformers model folder of the given architecture."""
+                     intermediate: int = 128, seed: int = 0, dropout: float = 0.1) -> Path:
+    """Write a tiny random sentence-transformers model folder of the given architecture (dropout: the
+    configs' default 0.1 for hidden states and attention)."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
@@ -86,7 +87,8 @@ def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int 
 
     torch.manual_seed(seed)
     common = dict(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                  intermediate_size=intermediate, max_position_embeddings=128)
+                  intermediate_size=intermediate, max_position_embeddings=128,
+                  hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     if model_type == "bert":
         hf = BertModel(BertConfig(**common), add_pooling_layer=False)
     elif model_type == "mpnet":

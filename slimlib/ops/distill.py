@@ -47,7 +47,10 @@ class Distill(Step):
     corpus: str = setting('"default" (the project sentences) or a text / pair file of training sentences.', default="default")
     seed: int = setting("Seed for shuffling and dropout: the same seed trains the same weights.", default=0)
     max_seq_length: int = setting("Token limit per sentence while training.", default=64)
-    loss: str = setting('"mse", "cosine" or "mse+cosine" between student and teacher embeddings.', default="mse+cosine")
+    loss: str = setting(
+        '"mse", "cosine" or "mse+cosine" between student and teacher embeddings; "similarity" between the '
+        "cosine similarities of the batch's sentences to each other (the student learns the teacher's "
+        "similarities at its own width: a teacher of any width, no projection).", default="mse+cosine")
     corpus_sha256: str | None = setting("Hash of the training sentences, filled in when the step runs.", default=None)
     teacher: str | None = setting(
         "The model to learn from: null for the uncompressed base, or any base model source (a named model such as "
@@ -74,8 +77,11 @@ class Distill(Step):
         self._require_int("batch_size", low=1, high=4096)
         self._require_int("seed", low=0)
         self._require_int("max_seq_length", low=8, high=8192)
-        self._require_choice("loss", ("mse", "cosine", "mse+cosine"))
+        self._require_choice("loss", distillation.LOSSES)
         self._require_choice("projection", PROJECTIONS)
+        if self.loss == "similarity" and self.projection != "pca":
+            raise self.fail("projection", f"{self.projection!r} does not apply with loss \"similarity\", which needs "
+                                          "no projection: leave it out")
         if isinstance(self.base_weight, bool) or not isinstance(self.base_weight, (int, float)) \
                 or not 0 <= self.base_weight <= 100:
             raise self.fail("base_weight", f"expected a weight from 0 to 100, got {self.base_weight!r}")
@@ -160,12 +166,17 @@ def base_target(ctx: OpContext, step: Distill, sentences: list[str], corpus_hash
 
 
 def meet_teacher_width(ctx: OpContext, step: Distill, sentences: list[str], targets):
-    """(targets, projection) for a teacher of any width: unchanged when the widths agree; with "pca" the
+    """(targets, projection) for a teacher of any width: unchanged when the widths agree or the loss
+    compares similarities (any width can); with "pca" the
     targets reduced to the student's width; with "dense" the full targets and the Dense layer now in
     the student, mapping its embedding onto the teacher's width (it is trained with the rest)."""
     width = ctx.st_model.get_embedding_dimension()
     teacher_width = targets.shape[1]
     if teacher_width == width:
+        return targets, None
+    if step.loss == "similarity":
+        ctx.notes.append(f"distill: the student learns the {teacher_width}-dim teacher's similarities between "
+                         f"sentences at its own {width} dims (no projection)")
         return targets, None
     if step.projection == "dense":
         ctx.progress(f"distill: fitting a {width} -> {teacher_width} projection", 0.0)

@@ -24,7 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 from ..model.files import write_file_atomically
 
-LOSSES = ("mse", "cosine", "mse+cosine")
+LOSSES = ("mse", "cosine", "mse+cosine", "similarity")
+POINTWISE_LOSS = "mse+cosine"  # what a second target is matched by when the main loss compares similarities
+# The similarity loss is the mean squared difference of cosines, x100: MiniLM starts about 0.07 (RMS)
+# from mpnet's cosines, so the term starts near 0.5, the size of the "mse+cosine" term beside it.
+SIMILARITY_SCALE = 100.0
 TEACHER_BATCH = 64
 WARMUP_FRACTION = 0.06  # linear warm-up, then cosine decay: stable for a few hundred steps
 MAX_GRAD_NORM = 1.0
@@ -195,9 +199,19 @@ def insert_projection(st_model, projection: nn.Module) -> None:
 
 # Training ------------------------------------------------------------------------------------------
 
+def similarity_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """How far the student's cosine similarities between the batch's sentences are from the teacher's
+    (every pair; relational distillation). The two widths need not match: it compares B x B matrices."""
+    own, wanted = F.normalize(student, dim=1), F.normalize(teacher, dim=1)
+    return ((own @ own.T - wanted @ wanted.T) ** 2).mean() * SIMILARITY_SCALE
+
+
 def embedding_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch.Tensor:
     """"mse" is the squared error relative to the teacher's mean squared norm, so its size does not
-    depend on the embedding dimension or scale; "cosine" is the mean of 1 - cos."""
+    depend on the embedding dimension or scale; "cosine" is the mean of 1 - cos; "similarity" compares
+    the sentences' similarities to each other instead of the embeddings (see `similarity_loss`)."""
+    if kind == "similarity":
+        return similarity_loss(student, teacher)
     terms = []
     if "mse" in kind:
         terms.append(((student - teacher) ** 2).sum(dim=1).mean() / (teacher ** 2).sum(dim=1).mean().clamp_min(1e-12))
@@ -257,6 +271,10 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
     """Train `trainable` (parameters of `student`) so the student's embeddings match `targets` (and,
     with `second`, its own embedding matches those targets too, weighted).
 
+    The second target is matched point by point ("mse+cosine") when the main loss compares
+    similarities: it is there to keep the student's own embedding where the base had it, which
+    matching similarities alone would leave free to rotate.
+
     Returns the loss of every step. The student is left in eval mode, also when stopped.
     """
     if settings.loss not in LOSSES:
@@ -266,6 +284,7 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
     target_tensor = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     second_tensor = (torch.from_numpy(np.ascontiguousarray(second.targets, dtype=np.float32))
                      if second is not None else None)
+    second_loss = POINTWISE_LOSS if settings.loss == "similarity" else settings.loss
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings.steps))
     order = torch.Generator().manual_seed(settings.seed)
@@ -289,7 +308,7 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
                 else:
                     own, predicted = embed_with_own(student, batch_sentences, settings.max_seq_length, second.head)
                     loss = (embedding_loss(predicted, target_tensor[index], settings.loss)
-                            + second.weight * embedding_loss(own, second_tensor[index], settings.loss))
+                            + second.weight * embedding_loss(own, second_tensor[index], second_loss))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)

@@ -168,3 +168,82 @@ def test_base_weight_needs_another_teacher_and_is_left_out_at_zero(tiny_bert):
     with pytest.raises(RecipeError, match=r"steps\[0\]\.base_weight: expected a weight from 0 to 100, got -1"):
         _recipe(tiny_bert, {"op": "distill", "teacher": "x", "base_weight": -1})
     assert "base_weight" not in make_step("distill").to_dict()
+
+
+# The similarity loss: the student learns the teacher's cosines between sentences, at its own width.
+
+def _similarities(vectors: np.ndarray) -> np.ndarray:
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit @ unit.T
+
+
+def test_the_similarity_loss_compares_cosines_across_widths():
+    rng = np.random.default_rng(0)
+    narrow = torch.from_numpy(rng.normal(size=(8, 4)))
+    rotation, _ = torch.linalg.qr(torch.from_numpy(rng.normal(size=(6, 6))))
+    wide = torch.cat([narrow, torch.zeros(8, 2, dtype=narrow.dtype)], dim=1) @ rotation  # same cosines, 6 dims
+    assert float(training.embedding_loss(narrow, 3.0 * wide, "similarity")) == pytest.approx(0.0, abs=1e-12)
+    other = torch.from_numpy(rng.normal(size=(8, 6)))
+    expected = np.mean((_similarities(narrow.numpy()) - _similarities(other.numpy())) ** 2) * training.SIMILARITY_SCALE
+    assert float(training.embedding_loss(narrow, other, "similarity")) == pytest.approx(expected)
+
+
+@pytest.fixture(scope="module")
+def steady_student(tmp_path_factory):
+    """A tiny normalized BERT without dropout. With dropout, a random 64-wide model's similarities
+    under training differ more from its eval-mode ones than from the teacher's, and what the
+    training learns first is robustness to the dropout (MiniLM's do not: README, Distillation)."""
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("steady"), "bert", dropout=0.0)
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.append(Normalize())
+    model.save(str(folder))
+    return load_base(str(folder))
+
+
+def test_a_wider_teacher_teaches_its_similarities_without_a_projection(steady_student, wide_teacher, fresh_cache):
+    sentences = list(project_sentences())
+    wanted = _similarities(training.teacher_embeddings(load_base(str(wide_teacher)).model, sentences, 32))
+    pairs = np.triu_indices(len(sentences), 1)
+
+    def match(model):
+        """(mean squared difference, correlation) of the model's cosines and the teacher's, every pair."""
+        own = _similarities(measure.encode(model, sentences))
+        return float(np.mean((own - wanted) ** 2)), float(np.corrcoef(own[pairs], wanted[pairs])[0, 1])
+
+    step = {**dense_distill(wide_teacher, steps=60), "loss": "similarity"}
+    del step["projection"]
+    compressed = apply_recipe(_recipe(steady_student, step), steady_student)
+    assert any("learns the 96-dim teacher's similarities between sentences at its own 64 dims" in n
+               for n in compressed.notes), compressed.notes
+    assert _kinds(compressed.st_model) == ["Transformer", "Pooling", "Normalize"]  # no projection, same width
+    assert compressed.st_model.get_embedding_dimension() == 64
+    first, last = _losses(compressed.notes)
+    assert last < first
+    (error_before, agreement_before), (error_after, agreement_after) = match(steady_student.model), match(compressed.st_model)
+    assert error_after < 0.9 * error_before
+    assert agreement_after > agreement_before + 0.05
+
+
+def test_with_similarities_the_base_is_still_matched_point_by_point(normalized_student, wide_teacher, fresh_cache):
+    # Matching the base's similarities alone would let the student's embedding rotate away from the base's.
+    sentences = list(project_sentences())
+    base = training.teacher_embeddings(normalized_student.model, sentences, 32)
+    step = {**dense_distill(wide_teacher, steps=30, lr=3e-3), "loss": "similarity"}
+    del step["projection"]
+
+    def distance_to_base(model):
+        return float(np.mean(np.sum((training.teacher_embeddings(model, sentences, 32) - base) ** 2, axis=1)))
+
+    alone = apply_recipe(_recipe(normalized_student, step), normalized_student)
+    anchored = apply_recipe(_recipe(normalized_student, {**step, "base_weight": 5.0}), normalized_student)
+    assert any("also learns the base's (weight 5)" in n for n in anchored.notes)
+    assert distance_to_base(anchored.st_model) < 0.5 * distance_to_base(alone.st_model)
+
+
+def test_a_projection_with_the_similarity_loss_names_the_field(tiny_bert):
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.projection: 'dense' does not apply with loss \"similarity\""):
+        _recipe(tiny_bert, {"op": "distill", "teacher": "x", "loss": "similarity", "projection": "dense"})
+    with pytest.raises(RecipeError, match=r"steps\[0\]\.loss: 'kl' is not one of .*'similarity'"):
+        _recipe(tiny_bert, {"op": "distill", "loss": "kl"})

@@ -24,6 +24,8 @@ RECIPES = [
     {"steps": [{"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 120, "lr": 5e-5}]},
     {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2", "projection": "dense", "base_weight": 1.0}]},
     {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2"}]},
+    {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2", "loss": "similarity", "base_weight": 1.0, "lr": 1e-4}]},
+    {"steps": [{"op": "distill", "teacher": "all-mpnet-base-v2", "loss": "mse", "projection": "dense"}]},
     {"steps": [{"op": "drop_layers", "layers": [1, 4]}, {"op": "prune_ffn", "keep": 0.5}]},
     {"steps": [{"op": "low_rank", "energy": 0.9, "targets": ["ffn_in"]}, {"op": "factorize_embeddings", "rank": 128}]},
     {"steps": [{"op": "trim_vocab", "max_tokens": 8000}, {"op": "share_layers", "groups": [[0, 1], [2, 3], [4, 5]]}]},
@@ -116,3 +118,14 @@ def test_job_reports_progress_result_and_stop():
 
     bad = Job("bad", fail).start()
     assert bad.wait(5) and bad.error == "steps[0].bits: 5 is not allowed" and bad.details is None
+
+
+def test_the_distill_control_teaches_the_teachers_similarities_and_switches_back():
+    values = {**control_for("distill").DEFAULTS, "on": True, "teacher": "all-mpnet-base-v2", "projection": "similarity"}
+    (step,) = config_to_recipe(with_ops(distill=values), SHAPE).steps
+    assert (step.loss, step.projection, step.base_weight) == ("similarity", "pca", 1.0)  # pca: the unused default
+    config = recipe_to_config(Recipe.from_dict({"format": "slimlib.recipe/v1", "steps": [step.to_dict()]}), SHAPE)
+    assert config["ops"]["distill"]["projection"] == "similarity"
+    config["ops"]["distill"]["projection"] = "dense"
+    (switched,) = config_to_recipe(config, SHAPE).steps
+    assert (switched.loss, switched.projection) == ("mse+cosine", "dense")  # the loss does not linger

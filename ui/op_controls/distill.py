@@ -12,8 +12,12 @@ from slimlib.ops.distill import Distill
 # measured 99.5% with it against 99.0% without (6 layers, Dense projection).
 DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": "dense", "base_weight": 1.0}
 EXPANDED = True
+# How the student meets a teacher: the two projections, or (the recipe's loss "similarity") the teacher's
+# similarities between sentences, which needs no projection at any width.
 PROJECTIONS = {"pca": "PCA of the teacher's embeddings (student keeps its width)",
-               "dense": "Dense layer onto the teacher's width (saved with the model)"}
+               "dense": "Dense layer onto the teacher's width (saved with the model)",
+               "similarity": "the teacher's similarities between sentences (student keeps its width)"}
+SIMILARITY = "similarity"
 
 
 def draw(w, shape) -> dict:
@@ -23,8 +27,10 @@ def draw(w, shape) -> dict:
     st.text_input("Teacher (empty: the original model)", key=w.seed("teacher"),
                   placeholder="all-mpnet-base-v2, a folder or a hub id",
                   help="A bigger model can teach: a teacher of another width meets the student by the projection below.")
-    st.selectbox("Teacher of another width", list(PROJECTIONS), key=w.seed("projection"), format_func=PROJECTIONS.get,
-                 help="Only used when the teacher's embedding width differs from the student's.")
+    st.selectbox("The student learns from the teacher", list(PROJECTIONS), key=w.seed("projection"),
+                 format_func=PROJECTIONS.get,
+                 help="Its embeddings (a projection is used only when the teacher's width differs from the "
+                      "student's) or its cosine similarities between the sentences of each batch.")
     st.number_input("With a teacher: weight of the original's own embeddings (0 = off)", 0.0, 100.0, step=0.5,
                     key=w.seed("base_weight"),
                     help="A second target: the student's own embedding keeps close to the original model's "
@@ -36,15 +42,24 @@ def to_step(values: dict, shape) -> dict | None:
     if not values["on"]:
         return None
     teacher = (values.get("teacher") or "").strip()
-    # The projection only matters with a teacher; without one it is left to the recipe (or its default).
-    chosen = {"teacher": teacher, "projection": values.get("projection") or Distill.projection,
-              "base_weight": float(values.get("base_weight") or 0.0)} if teacher else {}
-    return {"steps": int(values["steps"]), **chosen}
+    # How it learns only matters with a teacher; without one it is left to the recipe (or its default).
+    if not teacher:
+        return {"steps": int(values["steps"])}
+    how = values.get("projection") or Distill.projection
+    learns = {"loss": SIMILARITY} if how == SIMILARITY else {"projection": how}
+    return {"steps": int(values["steps"]), "teacher": teacher, **learns,
+            "base_weight": float(values.get("base_weight") or 0.0)}
 
 
 def from_step(step: dict, shape) -> dict:
     return {"on": True, "steps": step["steps"], "teacher": step.get("teacher") or "",
-            # A step with a teacher and no projection means the recipe default; without a teacher the
-            # choice is unused and the control keeps proposing its own.
-            "projection": step.get("projection") or (Distill.projection if step.get("teacher") else DEFAULTS["projection"]),
+            "projection": _how_it_learns(step),
             "base_weight": (step.get("base_weight") or Distill.base_weight) if step.get("teacher") else DEFAULTS["base_weight"]}
+
+
+def _how_it_learns(step: dict) -> str:
+    if not step.get("teacher"):
+        return DEFAULTS["projection"]  # unused without a teacher: the control keeps proposing its own
+    if step.get("loss") == SIMILARITY:
+        return SIMILARITY
+    return step.get("projection") or Distill.projection  # no projection in the step: the recipe default
