@@ -54,6 +54,12 @@ TEACHER_ROWS = [
      [KEEP_3_OF_6, {**TAUGHT_BY_MPNET, "projection": "dense", "base_weight": 1.0}]),
     ("MiniLM 6 layers + distill, teacher mpnet + base, dense projection",
      [{**TAUGHT_BY_MPNET, "projection": "dense", "base_weight": 1.0}]),
+    # mpnet's similarities between the batch's sentences (no projection: the student stays 384-dim),
+    # MiniLM's own embeddings as the second target. 6 layers: a short, gentle run (more steps drift).
+    ("MiniLM 6 layers + distill, teacher mpnet similarities + base",
+     [{**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0, "steps": 400, "lr": 1e-4}]),
+    ("keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base",
+     [{"op": "drop_layers", "keep": 3}, {**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0}]),
 ]
 TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "keep 3 of 6 layers + distill": (0.97, None),
@@ -68,6 +74,8 @@ TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "keep 3 of 6 layers + distill, teacher mpnet + base, dense projection": (0.99, 1.7),
     "keep 3 of 6 layers (auto) + distill, teacher mpnet, dense projection": (0.99, 1.7),
     "MiniLM 6 layers + distill, teacher mpnet + base, dense projection": (1.0058, None),
+    "MiniLM 6 layers + distill, teacher mpnet similarities + base": (1.0058, None),
+    "keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base": (0.99, 1.7),
 }
 PUBLISHED = [  # sentence-transformers distillation README (stsb-roberta-base, 12 layers)
     ("published: stsb-roberta-base 6 of 12 layers + distill", "1.7x", "99.8% (-0.2%)"),

@@ -99,10 +99,11 @@ PRESETS: tuple[Preset, ...] = (
         title="A MiniLM-sized student taught by mpnet",
         claim=("Using a larger SBERT model as the teacher, a student with 50% fewer parameters keeps the accuracy "
                "(here: 3 of this model's layers, chosen as drop_layers does by default, learn all-mpnet-base-v2's "
-               "embeddings through a Dense projection)."),
+               "similarities between sentences while keeping this model's own embeddings)."),
         source="the SBERT slimming answer, section 3 (sentence-transformers' model distillation example)",
-        steps=({"op": "drop_layers", "keep": 3},  # auto: 96.6% here against 96.1% for layers 1, 3, 5
-               {"op": "distill", "teacher": "all-mpnet-base-v2", "projection": "dense"}),
+        # 98.8% of MiniLM's STS-B dev Spearman here, against 96.6% through a Dense projection (README, Distillation)
+        steps=({"op": "drop_layers", "keep": 3},
+               {"op": "distill", "teacher": "all-mpnet-base-v2", "loss": "similarity", "base_weight": 1.0}),
         checks=(Check("params", "<=", 0.8, "fewer parameters than this model (mpnet has 4.8x MiniLM's)"),
                 Check("speedup", ">=", 1.7, "about 2x this model's speed"),
                 Check("sts_retained", ">=", 0.99, "at least 99% of this model's STS Spearman")),
