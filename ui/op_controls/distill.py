@@ -26,7 +26,7 @@ def draw(w, shape) -> dict:
     st.number_input("Distillation steps", 10, 20000, step=50, key=w.seed("steps"))
     st.text_input("Teacher (empty: the original model)", key=w.seed("teacher"),
                   placeholder="all-mpnet-base-v2, a folder or a hub id",
-                  help="A bigger model can teach: a teacher of another width meets the student by the projection below.")
+                  help="A bigger model can teach, at any width: how the student learns from it is chosen below.")
     st.selectbox("The student learns from the teacher", list(PROJECTIONS), key=w.seed("projection"),
                  format_func=PROJECTIONS.get,
                  help="Its embeddings (a projection is used only when the teacher's width differs from the "
