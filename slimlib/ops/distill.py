@@ -79,7 +79,7 @@ class Distill(Step):
         self._require_int("max_seq_length", low=8, high=8192)
         self._require_choice("loss", distillation.LOSSES)
         self._require_choice("projection", PROJECTIONS)
-        if self.loss == "similarity" and self.projection != "pca":
+        if self.loss == distillation.SIMILARITY_LOSS and self.projection != "pca":
             raise self.fail("projection", f"{self.projection!r} does not apply with loss \"similarity\", which needs "
                                           "no projection: leave it out")
         if isinstance(self.base_weight, bool) or not isinstance(self.base_weight, (int, float)) \
@@ -167,14 +167,14 @@ def base_target(ctx: OpContext, step: Distill, sentences: list[str], corpus_hash
 
 def meet_teacher_width(ctx: OpContext, step: Distill, sentences: list[str], targets):
     """(targets, projection) for a teacher of any width: unchanged when the widths agree or the loss
-    compares similarities (any width can); with "pca" the
-    targets reduced to the student's width; with "dense" the full targets and the Dense layer now in
-    the student, mapping its embedding onto the teacher's width (it is trained with the rest)."""
+    compares similarities (any width can); with "pca" the targets reduced to the student's width; with
+    "dense" the full targets and the Dense layer now in the student, mapping its embedding onto the
+    teacher's width (it is trained with the rest)."""
     width = ctx.st_model.get_embedding_dimension()
     teacher_width = targets.shape[1]
     if teacher_width == width:
         return targets, None
-    if step.loss == "similarity":
+    if step.loss == distillation.SIMILARITY_LOSS:
         ctx.notes.append(f"distill: the student learns the {teacher_width}-dim teacher's similarities between "
                          f"sentences at its own {width} dims (no projection)")
         return targets, None

@@ -24,7 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 from ..model.files import write_file_atomically
 
-LOSSES = ("mse", "cosine", "mse+cosine", "similarity")
+SIMILARITY_LOSS = "similarity"  # compares the sentences' cosines to each other, not the embeddings
+LOSSES = ("mse", "cosine", "mse+cosine", SIMILARITY_LOSS)
 POINTWISE_LOSS = "mse+cosine"  # what a second target is matched by when the main loss compares similarities
 # The similarity loss is the mean squared difference of cosines, x100: MiniLM starts about 0.07 (RMS)
 # from mpnet's cosines, so the term starts near 0.5, the size of the "mse+cosine" term beside it.
@@ -210,7 +211,7 @@ def embedding_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> t
     """"mse" is the squared error relative to the teacher's mean squared norm, so its size does not
     depend on the embedding dimension or scale; "cosine" is the mean of 1 - cos; "similarity" compares
     the sentences' similarities to each other instead of the embeddings (see `similarity_loss`)."""
-    if kind == "similarity":
+    if kind == SIMILARITY_LOSS:
         return similarity_loss(student, teacher)
     terms = []
     if "mse" in kind:
@@ -284,7 +285,7 @@ def train_student(student, sentences: list[str], targets: np.ndarray, settings: 
     target_tensor = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     second_tensor = (torch.from_numpy(np.ascontiguousarray(second.targets, dtype=np.float32))
                      if second is not None else None)
-    second_loss = POINTWISE_LOSS if settings.loss == "similarity" else settings.loss
+    second_loss = POINTWISE_LOSS if settings.loss == SIMILARITY_LOSS else settings.loss
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings.steps))
     order = torch.Generator().manual_seed(settings.seed)

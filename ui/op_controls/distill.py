@@ -4,20 +4,20 @@ from __future__ import annotations
 import streamlit as st
 
 from slimlib.ops.distill import Distill
+from slimlib.ops.training import SIMILARITY_LOSS as SIMILARITY
 
 # The recipe defaults; teacher "" = the original model
 # With a teacher the control proposes its similarities (the recipe's loss "similarity") with the original
 # as a second target (base_weight 1): mpnet teaching MiniLM measured best that way (STS-B dev, README,
 # Distillation): 6 layers 100.4% of MiniLM's Spearman against 99.5% through a Dense projection with the
 # same second target and 99.0% without; 3 layers 98.8% against 96.6% (Dense) and 96.3% (the recipe's "pca").
-DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": "similarity", "base_weight": 1.0}
+DEFAULTS = {"on": False, "steps": Distill.steps, "teacher": "", "projection": SIMILARITY, "base_weight": 1.0}
 EXPANDED = True
 # How the student meets a teacher: the two projections, or (the recipe's loss "similarity") the teacher's
 # similarities between sentences, which needs no projection at any width.
 PROJECTIONS = {"pca": "PCA of the teacher's embeddings (student keeps its width)",
                "dense": "Dense layer onto the teacher's width (saved with the model)",
-               "similarity": "the teacher's similarities between sentences (student keeps its width)"}
-SIMILARITY = "similarity"
+               SIMILARITY: "the teacher's similarities between sentences (student keeps its width)"}
 
 
 def draw(w, shape) -> dict:
