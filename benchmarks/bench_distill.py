@@ -60,6 +60,15 @@ TEACHER_ROWS = [
      [{**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0, "steps": 400, "lr": 1e-4}]),
     ("keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base",
      [{"op": "drop_layers", "keep": 3}, {**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0}]),
+    # The issue sets no training budget for the student taught by mpnet: three times the default steps
+    # (about 13 minutes here) is what it takes to pass 99% (85.85 at step 2,000 of this schedule).
+    ("keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base, 3000 steps",
+     [{"op": "drop_layers", "keep": 3}, {**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0, "steps": 3000}]),
+    ("MiniLM 6 layers + distill, teacher mpnet similarities + base, 3000 steps",
+     [{**TAUGHT_BY_MPNET, "loss": "similarity", "base_weight": 1.0, "steps": 3000}]),
+    # What the app's distill control proposes with a teacher: the op's own defaults (1,000 steps, lr 3e-4).
+    ("MiniLM 6 layers + distill, teacher mpnet similarities + base, op defaults",
+     [{**DEFAULTS, "teacher": MPNET, "loss": "similarity", "base_weight": 1.0}]),
 ]
 TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "keep 3 of 6 layers + distill": (0.97, None),
@@ -76,6 +85,9 @@ TARGETS = {  # row label -> (minimum STS retained, minimum speedup)
     "MiniLM 6 layers + distill, teacher mpnet + base, dense projection": (1.0058, None),
     "MiniLM 6 layers + distill, teacher mpnet similarities + base": (1.0058, None),
     "keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base": (0.99, 1.7),
+    "keep 3 of 6 layers (auto) + distill, teacher mpnet similarities + base, 3000 steps": (0.99, 1.7),
+    "MiniLM 6 layers + distill, teacher mpnet similarities + base, 3000 steps": (1.0058, None),
+    "MiniLM 6 layers + distill, teacher mpnet similarities + base, op defaults": (1.0058, None),
 }
 PUBLISHED = [  # sentence-transformers distillation README (stsb-roberta-base, 12 layers)
     ("published: stsb-roberta-base 6 of 12 layers + distill", "1.7x", "99.8% (-0.2%)"),
