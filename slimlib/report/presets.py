@@ -101,9 +101,11 @@ PRESETS: tuple[Preset, ...] = (
                "(here: 3 of this model's layers, chosen as drop_layers does by default, learn all-mpnet-base-v2's "
                "similarities between sentences while keeping this model's own embeddings)."),
         source="the SBERT slimming answer, section 3 (sentence-transformers' model distillation example)",
-        # 98.8% of MiniLM's STS-B dev Spearman here, against 96.6% through a Dense projection (README, Distillation)
+        # 3,000 steps (about 13 minutes on 2 cores): the op's default 1,000 reach 98.8% of MiniLM's STS-B dev
+        # Spearman, 3,000 pass the claim's 99% (README, Distillation); a Dense projection reached 96.6%.
         steps=({"op": "drop_layers", "keep": 3},
-               {"op": "distill", "teacher": "all-mpnet-base-v2", "loss": "similarity", "base_weight": 1.0}),
+               {"op": "distill", "teacher": "all-mpnet-base-v2", "loss": "similarity", "base_weight": 1.0,
+                "steps": 3000}),
         checks=(Check("params", "<=", 0.8, "fewer parameters than this model (mpnet has 4.8x MiniLM's)"),
                 Check("speedup", ">=", 1.7, "about 2x this model's speed"),
                 Check("sts_retained", ">=", 0.99, "at least 99% of this model's STS Spearman")),
