@@ -1,4 +1,5 @@
-"""The package's architecture rule (README, "Architecture"): imports point downwards, no cycles.
+"""The architecture rule (README, "Architecture"): imports point downwards, no cycles, in slimlib/
+and in ui/ (each with its own layers); ui/ may import slimlib, slimlib never imports ui or streamlit.
 
 Read from the source, function-level (lazy) imports included: a lazy import still ties two modules
 together, it only hides the cycle from Python. Only `if TYPE_CHECKING:` blocks are left out.
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "slimlib"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "slimlib"
+UI = ROOT / "ui"
 
 # Lower layers never import higher ones; modules of one layer may import each other (no cycles).
 LAYERS = [
@@ -23,7 +26,20 @@ LAYERS = [
     {"sweep", "commands"},
     {"cli", "__main__", ""},  # "" is slimlib/__init__.py, the public face
 ]
-RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+# The app's parts: ui/__init__.py ("") stays empty; op_controls are the sidebar controls, one per op;
+# state owns the session state; page, controls and views draw.
+UI_LAYERS = [
+    {"", "resources", "jobs", "op_controls"},
+    {"config", "speed_timer"},
+    {"state", "evaluation"},
+    {"page", "controls", "views"},
+]
+PACKAGES = {"slimlib": (PACKAGE, LAYERS), "ui": (UI, UI_LAYERS)}
+
+
+def ranks(layers: list[set[str]]) -> dict[str, int]:
+    return {part: rank for rank, parts in enumerate(layers) for part in parts}
+
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
@@ -68,24 +84,47 @@ def imported_modules(path: Path, known: set[str], package_root: Path = PACKAGE) 
     return {name for name in found if name in known and name != here}
 
 
-@pytest.fixture(scope="module")
-def graph() -> dict[str, set[str]]:
-    paths = sorted(PACKAGE.rglob("*.py"))
-    known = {module_name(p) for p in paths}
-    return {module_name(p): imported_modules(p, known) for p in paths}
+def import_graph(package_root: Path) -> dict[str, set[str]]:
+    paths = sorted(package_root.rglob("*.py"))
+    known = {module_name(p, package_root) for p in paths}
+    return {module_name(p, package_root): imported_modules(p, known, package_root) for p in paths}
 
 
-def test_every_part_of_the_package_has_a_layer(graph):
-    assert {top_part(module) for module in graph} <= set(RANK), "add the new part to LAYERS (and the README)"
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level names of every absolute import in `path` (`import streamlit.x` -> "streamlit")."""
+    tree = ast.parse(path.read_text())
+    skipped = type_checking_nodes(tree)
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
 
 
-def test_imports_point_downwards(graph):
+@pytest.fixture(scope="module", params=sorted(PACKAGES))
+def layered(request) -> tuple[dict[str, set[str]], dict[str, int]]:
+    package_root, layers = PACKAGES[request.param]
+    return import_graph(package_root), ranks(layers)
+
+
+def test_every_part_of_the_package_has_a_layer(layered):
+    graph, rank = layered
+    assert {top_part(module) for module in graph} <= set(rank), "add the new part to its LAYERS (and the README)"
+
+
+def test_imports_point_downwards(layered):
+    graph, rank = layered
     upward = sorted(f"{module} imports {target}" for module, targets in graph.items() for target in targets
-                    if top_part(target) != top_part(module) and RANK[top_part(target)] > RANK[top_part(module)])
+                    if top_part(target) != top_part(module) and rank[top_part(target)] > rank[top_part(module)])
     assert upward == []
 
 
-def test_no_import_cycles(graph):
+def test_no_import_cycles(layered):
+    graph, _ = layered
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles = []
 
@@ -106,6 +145,13 @@ def test_no_import_cycles(graph):
     assert cycles == []
 
 
+def test_slimlib_never_imports_the_app():
+    """The library works without the app's extra: no ui, no streamlit, lazy imports included."""
+    offenders = sorted(f"{path.relative_to(ROOT)} imports {name}" for path in sorted(PACKAGE.rglob("*.py"))
+                       for name in top_level_imports(path) & {"ui", "streamlit"})
+    assert offenders == []
+
+
 def test_the_checker_sees_a_lazy_import(tmp_path):
     """The rule would pass vacuously if function-level imports were missed."""
     source = tmp_path / "slimlib" / "model"
@@ -113,3 +159,13 @@ def test_the_checker_sees_a_lazy_import(tmp_path):
     (source / "a.py").write_text("def f():\n    from ..ops import recipe\n")
     found = imported_modules(source / "a.py", {"slimlib.ops.recipe", "slimlib.ops"}, tmp_path / "slimlib")
     assert found == {"slimlib.ops", "slimlib.ops.recipe"}
+
+
+def test_the_checker_sees_a_ui_cycle(tmp_path):
+    """ui/'s graph is built the same way: a lazy import back up is a cycle."""
+    source = tmp_path / "ui"
+    source.mkdir()
+    (source / "state.py").write_text("def f():\n    from .page import g\n")
+    (source / "page.py").write_text("from . import state\n")
+    graph = import_graph(source)
+    assert graph["ui.state"] == {"ui.page"} and "ui.state" in graph["ui.page"]

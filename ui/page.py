@@ -30,7 +30,6 @@ LAST_GOOD_MODEL = "model.last_good"
 EXPLORE_TITLE = "Explore"
 PAGES_DIR = "pages"
 _routing = threading.local()  # set while the entrypoint runs the chosen page (per session thread)
-_page_paths: set[str] = set()  # url paths of the registered pages (for links back to the root)
 
 
 def page_files(root: Path) -> list[Path]:
@@ -48,7 +47,7 @@ def _declare_pages(entrypoint: str):
     pages = [st.Page(Path(entrypoint).name, title=EXPLORE_TITLE, default=True)]
     # Title and address come from the file name, as the pages/ folder gave them before.
     pages += [st.Page(f"{PAGES_DIR}/{path.name}") for path in page_files(root)]
-    _page_paths.update(p.url_path for p in pages if p.url_path)
+    state.remember_page_paths(p.url_path for p in pages if p.url_path)
     return st.navigation(pages)
 
 
@@ -64,10 +63,6 @@ def route(entrypoint: str) -> bool:
     finally:
         _routing.active = False
     return True
-
-
-def page_url_paths() -> set[str]:
-    return set(_page_paths)
 
 
 @dataclass

@@ -26,6 +26,7 @@ GOAL = "goal"  # session key: the goal as text ("" = no goal), the source of tru
 GOAL_PARAM = "goal"  # the link's goal parameter (slimlib.report.goal text form)
 DEFAULT_ROOT = "http://127.0.0.1:8501/"
 WIDGET_PREFIX = "w."
+_page_paths: set[str] = set()  # url paths of the registered pages (ui.page declares them; links cut them)
 
 
 def widget_key(name: str) -> str:
@@ -114,6 +115,14 @@ def publish_link(recipe: Recipe) -> str:
     return token
 
 
+def remember_page_paths(paths: Iterable[str]) -> None:
+    _page_paths.update(paths)
+
+
+def page_url_paths() -> set[str]:
+    return set(_page_paths)
+
+
 def root_url(url: str | None, page_paths: Iterable[str] = ()) -> str:
     """The app's root (the Explore page) from the address of any of its pages.
 
@@ -137,8 +146,6 @@ def share_url(token: str, goal_text_: str | None = None, url: str | None = None,
         except Exception:  # no browser (tests, bare mode)
             url = None
     if page_paths is None:
-        from .page import page_url_paths
-
         page_paths = page_url_paths()
     query = {URL_PARAM: token}
     if goal_text_:
