@@ -5,11 +5,30 @@ loads with plain `SentenceTransformer(folder)` afterwards.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from pathlib import Path
 
-from .model import slim as _register
+from .model import slim as _register  # noqa: F401  (registers the slimlib model type)
 from .errors import Cancelled, DataFileError, ModelLoadError, RecipeError, SlimlibError
 from .ops.recipe import FORMAT, Recipe, make_step
+
+
+def _version() -> str:
+    """pyproject.toml is the one place the version is written: read it from the installed metadata,
+    or, for a source tree on sys.path that was never installed, from pyproject.toml beside it."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("slimlib")
+    except importlib.metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        if not pyproject.is_file():
+            return "0+unknown"
+        import tomllib
+
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+__version__ = _version()
 
 
 def load_base(name: str = "all-MiniLM-L6-v2"):
