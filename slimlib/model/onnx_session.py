@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, SlimlibError
 from ..optional import require
 
 
@@ -12,8 +12,8 @@ def make_session(onnx_bytes: bytes, threads: int | None = None):
     """An inference session using as many threads as torch, so speed comparisons are fair."""
     try:
         ort = require("onnxruntime")
-    except ImportError:
-        raise ModelLoadError("this model runs on ONNX Runtime: pip install onnxruntime") from None
+    except SlimlibError as missing:  # require's one line, naming the extra
+        raise ModelLoadError(f"this model runs on ONNX Runtime; {missing}") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads or torch.get_num_threads())
     options.inter_op_num_threads = 1

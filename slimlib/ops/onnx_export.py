@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..model.parts import encoder_of, top_model
+from ..optional import require
 from .int8 import quantize_dynamic_int8
 
 OPSET = 17
@@ -59,6 +60,7 @@ def dequantize_packed(encoder: nn.Module) -> int:
 def export_fp32(encoder: nn.Module) -> bytes:
     """The encoder as an fp32 ONNX graph with dynamic batch and sequence axes. Packed low-bit weights
     are exported dequantized (ONNX has no kernel for them); pass a copy: modules are replaced in place."""
+    require("onnx")  # torch.onnx.export needs it; without it: one line naming the extra, not a traceback
     names = encoder_inputs(encoder)
     dequantize_packed(encoder)
     encoder = encoder.float().eval()
