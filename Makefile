@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-mpnet mpnet bench install clean-venv
+.PHONY: run test test-mpnet mpnet bench docs install clean-venv
 
 install: $(STAMP)
 
@@ -33,8 +33,14 @@ mpnet: $(STAMP)
 test-mpnet: mpnet
 	$(PY) -m pytest -q -p no:cacheprovider -m mpnet $(PYTEST_ARGS)
 
+# Every benchmark section (hours; `make bench BENCH_ARGS="headline"` for the README's rows), each writing
+# benchmarks/results/<section>.json; then `make docs` renders docs/benchmarks.md and the README's tables.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# The generated docs: docs/recipes.md (op registry), docs/cli.md (--help), docs/benchmarks.md + README tables.
+docs: $(STAMP)
+	$(PY) -m slimlib docs
 
 clean-venv:
 	rm -rf $(VENV)
