@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 # The top-level keys evaluate() writes, in its order (to_dict writes them back in this order).
 KNOWN_KEYS = ("base_model", "recipe", "recipe_key", "baseline", "compressed", "ratios", "labels", "notes",
-              "measurement")
+              "significance", "measurement")
 
 
 @dataclass
@@ -36,6 +36,8 @@ class EvalResult:
     labels: dict  # metric field -> how it was obtained ("measured", "not measured: ...")
     measurement: dict  # threads, sentences, runs, data file and pairs, quick, hardware, versions
     notes: list = field(default_factory=list)
+    # metric field -> {"difference_ci": [low, high], "verdict": "within noise" | "better/worse than the baseline"}
+    significance: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept for round trips
 
     @classmethod
@@ -52,6 +54,7 @@ class EvalResult:
             labels=data.get("labels") or {},
             measurement=data.get("measurement") or {},
             notes=list(data.get("notes") or []),
+            significance=data.get("significance") or {},
             extra={k: v for k, v in data.items() if k not in KNOWN_KEYS},
         )
 
@@ -59,7 +62,10 @@ class EvalResult:
         """The eval JSON again: exactly what from_dict was given for any complete result."""
         out = {"base_model": self.base_model, "recipe": self.recipe, "recipe_key": self.recipe_key,
                "baseline": self.baseline, "compressed": self.compressed, "ratios": self.ratios,
-               "labels": self.labels, "notes": self.notes, "measurement": self.measurement}
+               "labels": self.labels, "notes": self.notes}
+        if self.significance:  # only results with accuracy intervals carry it (older JSON round-trips unchanged)
+            out["significance"] = self.significance
+        out["measurement"] = self.measurement
         out.update(self.extra)
         return copy.deepcopy(out)
 
@@ -81,6 +87,31 @@ class EvalResult:
     def how(self, key: str) -> str:
         """How the metric was obtained ("measured", "not measured: no kernel", "no pair file")."""
         return metric(key).how(self)
+
+    @property
+    def data_kind(self) -> str | None:
+        """ "pairs", "retrieval" or None (no data); rows older than data_kind had pairs when they scored STS."""
+        kind = self.measurement.get("data_kind")
+        if kind is None and self.measurement.get("data_pairs"):
+            return "pairs"
+        return kind
+
+    def verdict(self, key: str) -> str | None:
+        """ "within noise" (or better/worse than the baseline) for a metric with an interval, else None."""
+        m = METRICS.get(key)
+        field_name = m.interval_field if m is not None else key
+        return (self.significance.get(field_name) or {}).get("verdict")
+
+    def retrieval_text(self) -> str | None:
+        """ "50 of 225 queries over 609 of 1,400 documents" / "225 queries over 1,400 documents" / None."""
+        m = self.measurement
+        queries, docs = m.get("data_queries"), m.get("data_documents")
+        if not queries:
+            return None
+        q_total, d_total = m.get("data_queries_total") or queries, m.get("data_documents_total") or docs
+        q_text = f"{queries:,} of {q_total:,} queries" if q_total != queries else f"{queries:,} queries"
+        d_text = f"{docs:,} of {d_total:,} documents" if d_total != docs else f"{docs:,} documents"
+        return f"{q_text} over {d_text}"
 
     def pairs_text(self) -> str | None:
         """ "100 of 1,500 pairs" / "1,500 pairs" / None; rows older than data_pairs_total say less."""
@@ -109,6 +140,8 @@ def number(value) -> float | None:
 
 Formatter = Callable[[float], str]
 NO_PAIRS = "no pair file given"
+NO_RETRIEVAL = "no retrieval folder given"
+RETRIEVAL_KEYS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
 
 
 @dataclass(frozen=True)
@@ -130,6 +163,23 @@ class Metric:
     card: str | None = None  # the metric card's title (the name otherwise)
     ratio: str | None = None  # the key of the matching ratio-to-baseline metric (tables' ratio column)
     sweep: str | None = None  # the name `--objectives` uses for it (slimlib.sweep.objectives)
+    interval_of: str | None = None  # the compressed-section field whose significance verdict applies to it
+
+    @property
+    def interval_field(self) -> str:
+        return self.interval_of or self.how_key
+
+    def interval(self, result: "EvalResult | Mapping[str, Any]", baseline: bool = False) -> tuple[float, float] | None:
+        """The 95% interval stored beside the value (`<field>_ci`), converted like the value; None if absent."""
+        r = as_result(result)
+        section = r.baseline if baseline else getattr(r, self.source[0])
+        raw = (section or {}).get(f"{self.source[1]}_ci")
+        if not isinstance(raw, (list, tuple)) or len(raw) != 2 or any(number(v) is None for v in raw):
+            return None
+        low, high = (float(v) for v in raw)
+        if self.convert is not None:
+            low, high = self.convert(low), self.convert(high)
+        return (low, high) if low is not None and high is not None else None
 
     @property
     def label(self) -> str:
@@ -173,6 +223,8 @@ class Metric:
         label = r.labels.get(self.how_key)
         if self.how_key == "sts_spearman" and self.value(r) is None and label in (None, "measured"):
             return NO_PAIRS
+        if self.how_key in RETRIEVAL_KEYS and self.value(r) is None and label in (None, "measured"):
+            return NO_RETRIEVAL
         return label or "measured"
 
 
@@ -219,6 +271,22 @@ METRIC_LIST: tuple[Metric, ...] = (
     Metric("sts_spearman", "STS Spearman x100", "Spearman x100 on the pair file", "max", ("compressed", "sts_spearman"),
            "{:.2f}", "sts_spearman", "STS Spearman x100 on --data", ratio="sts_retained", card="Accuracy (STS x100)",
            sweep="sts"),
+    Metric("ndcg_retained", "nDCG@10 retained", "fraction of the baseline's nDCG@10", "max",
+           ("ratios", "ndcg_at_10_retained"), "{:.1%}", "ndcg_at_10",
+           "retrieval nDCG@10 relative to the base model's on the same queries and corpus", baseline="ratio"),
+    Metric("recall_retained", "Recall@10 retained", "fraction of the baseline's Recall@10", "max",
+           ("ratios", "recall_at_10_retained"), "{:.1%}", "recall_at_10",
+           "retrieval Recall@10 relative to the base model's", baseline="ratio"),
+    Metric("mrr_retained", "MRR@10 retained", "fraction of the baseline's MRR@10", "max",
+           ("ratios", "mrr_at_10_retained"), "{:.1%}", "mrr_at_10",
+           "retrieval MRR@10 relative to the base model's", baseline="ratio"),
+    Metric("ndcg_at_10", "nDCG@10", "on the retrieval folder", "max", ("compressed", "ndcg_at_10"), "{:.4f}",
+           "ndcg_at_10", "retrieval nDCG@10 (exact cosine search over the corpus) on --data", ratio="ndcg_retained",
+           card="Retrieval (nDCG@10)", sweep="ndcg"),
+    Metric("recall_at_10", "Recall@10", "on the retrieval folder", "max", ("compressed", "recall_at_10"), "{:.4f}",
+           "recall_at_10", "share of the relevant documents in the top 10", ratio="recall_retained"),
+    Metric("mrr_at_10", "MRR@10", "on the retrieval folder", "max", ("compressed", "mrr_at_10"), "{:.4f}",
+           "mrr_at_10", "reciprocal rank of the first relevant document in the top 10", ratio="mrr_retained"),
     Metric("fidelity_spearman", "Fidelity (Spearman)", "Spearman x100 of pairwise similarities", "max",
            ("compressed", "fidelity_spearman"), "{:.2f}", "fidelity_cosine",
            "rank agreement of pairwise similarities with the base model's", baseline=100.0),
@@ -226,18 +294,21 @@ METRIC_LIST: tuple[Metric, ...] = (
 METRICS: dict[str, Metric] = {m.key: m for m in METRIC_LIST}
 
 # Rows of the report tables (model card, text, HTML): absolute value, with its ratio where there is one.
-TABLE_ROWS = ("param_count", "size_mb", "sentences_per_s", "sts_spearman", "fidelity", "fidelity_spearman")
-# The Explore page's metric cards, left to right.
+TABLE_ROWS = ("param_count", "size_mb", "sentences_per_s", "sts_spearman", "ndcg_at_10", "recall_at_10", "mrr_at_10",
+              "fidelity", "fidelity_spearman")
+# The Explore page's metric cards, left to right (the accuracy card follows the data's kind: card_metrics()).
 CARD_METRICS = ("size_mb", "param_count", "sentences_per_s", "sts_spearman", "fidelity")
+RETRIEVAL_CARD_METRICS = ("size_mb", "param_count", "sentences_per_s", "ndcg_at_10", "fidelity")
 # The axes the trade-off chart offers.
 X_CHOICES = ("size", "speedup", "params")
-Y_CHOICES = ("sts_retained", "fidelity")
+Y_CHOICES = ("sts_retained", "ndcg_retained", "fidelity")
 
+SWEEP_ORDER = ("size", "params", "speed", "sts", "ndcg", "fidelity")
 # The search objectives' table in the shape slimlib.sweep.objectives uses:
 # name -> ((section, field) of the eval JSON, default direction, what it means).
 SWEEP_METRICS: dict[str, tuple[tuple[str, str], str, str]] = {
     m.sweep: (m.source, m.direction, m.help) for m in sorted((m for m in METRIC_LIST if m.sweep),
-                                                             key=lambda m: ("size", "params", "speed", "sts", "fidelity").index(m.sweep))
+                                                             key=lambda m: SWEEP_ORDER.index(m.sweep))
 }
 
 
@@ -246,6 +317,18 @@ def metric(key: str) -> Metric:
         return METRICS[key]
     except KeyError:
         raise KeyError(f"unknown metric {key!r}; known: {', '.join(METRICS)}") from None
+
+
+def card_metrics(result: "EvalResult | Mapping[str, Any]") -> tuple[str, ...]:
+    """The metric cards for this result: the accuracy card is nDCG@10 on retrieval data, STS otherwise."""
+    return RETRIEVAL_CARD_METRICS if as_result(result).data_kind == "retrieval" else CARD_METRICS
+
+
+def table_keys(result: "EvalResult | Mapping[str, Any]") -> tuple[str, ...]:
+    """TABLE_ROWS without the rows of the other data kind (retrieval rows only when it had a retrieval folder)."""
+    if as_result(result).data_kind == "retrieval":
+        return tuple(k for k in TABLE_ROWS if k != "sts_spearman")
+    return tuple(k for k in TABLE_ROWS if k not in RETRIEVAL_KEYS)
 
 
 def values_of(result: "EvalResult | Mapping[str, Any]") -> dict[str, float | None]:
@@ -264,7 +347,7 @@ def table_rows(result: "EvalResult | Mapping[str, Any]") -> list[dict]:
     """The measured table the reports print: one row per TABLE_ROWS metric, values formatted."""
     r = as_result(result)
     rows = []
-    for key in TABLE_ROWS:
+    for key in table_keys(r):
         m = METRICS[key]
         ratio = METRICS[m.ratio] if m.ratio else None
         if ratio is None:
@@ -279,8 +362,21 @@ def table_rows(result: "EvalResult | Mapping[str, Any]") -> list[dict]:
             "compressed": m.format(m.value(r)),
             "ratio": ratio_text,
             "how": m.how(r),
+            "interval": _interval_text(m, r),
         })
     return rows
+
+
+def _interval_text(m: Metric, r: EvalResult) -> str:
+    """ "95% CI 84.1-88.9 (baseline 84.5-89.2); within noise" or "" when the metric has no interval."""
+    comp, base = m.interval(r), m.interval(r, baseline=True)
+    if comp is None:
+        return ""
+    text = f"95% CI {m.format(comp[0])}-{m.format(comp[1])}"
+    if base is not None and not r.is_baseline:
+        text += f" (baseline {m.format(base[0])}-{m.format(base[1])})"
+    verdict = r.verdict(m.key)
+    return f"{text}; {verdict}" if verdict and not r.is_baseline else text
 
 
 def measurement_text(result: "EvalResult | Mapping[str, Any]") -> str:
@@ -294,8 +390,11 @@ def measurement_text(result: "EvalResult | Mapping[str, Any]") -> str:
         parts.append(f"speed on {m['speed_sentences']} sentences x {m.get('speed_runs', '?')} runs (median)")
     if m.get("fidelity_sentences"):
         parts.append(f"fidelity on {m['fidelity_sentences']} sentences")
-    pairs = r.pairs_text()
-    parts.append(f"STS on {pairs}" if pairs else "no pair file (STS not measured)")
+    pairs, retrieval = r.pairs_text(), r.retrieval_text()
+    if retrieval:
+        parts.append(f"retrieval on {retrieval}" + (" (a fixed stratified subset)" if m.get("data_sample") else ""))
+    else:
+        parts.append(f"STS on {pairs}" if pairs else "no pair file (STS not measured)")
     if m.get("threads"):
         parts.append(f"{m['threads']} threads")
     return ", ".join(parts) + "."

@@ -10,9 +10,10 @@ import torch
 from ..measure import metrics as measure
 from ..measure.hardware import cpu_info, library_versions
 from ..model.base import load_base, set_threads
-from ..data.pairs import QUICK_PAIRS, read_pairs, stratified_sample
+from ..data.pairs import QUICK_PAIRS
 from ..ops.pipeline import CompressedModel, apply_recipe
 from ..ops.recipe import Recipe
+from .accuracy import load_eval_data, measure_accuracy
 
 MEASURED = "measured"
 PENDING = "pending: timed in the background"
@@ -26,9 +27,10 @@ QUICK_DEFINITION = 2
 class EvalOptions:
     """How to evaluate. Quick (the app's live points, `eval --quick`, sweeps unless --full): speed timed
     against the baseline in the same call on ~100 sentences x QUICK_ROUNDS rounds, fidelity on those
-    sentences, STS on a fixed stratified sample of QUICK_PAIRS pairs. Full: every pair, more sentences."""
+    sentences, STS on a fixed stratified sample of QUICK_PAIRS pairs, retrieval on a fixed stratified subset of
+    queries and documents (data.retrieval.quick_subset). Full: every pair or query and document, more sentences."""
 
-    data: str | None = None  # a labelled pair file for STS Spearman
+    data: str | None = None  # a labelled pair file (STS Spearman) or a BEIR retrieval folder (nDCG@10, ...)
     threads: int | None = None
     quick: bool = False
     max_pairs: int | None = None  # STS on a stratified sample of this many pairs (quick default: QUICK_PAIRS)
@@ -45,27 +47,13 @@ class EvalOptions:
 _baseline_cache: dict[tuple, dict] = {}
 
 
-def _pairs_key(data: str, wanted: int | None) -> str:
-    path = Path(data).resolve()
-    stat = path.stat()
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{wanted or 'all'}"
-
-
-def _baseline_static(base, pairs_key, pairs) -> dict:
-    """Baseline params, size and STS: deterministic, so computed once per process."""
-    key = (base.content_hash, pairs_key)
+def _baseline_static(base) -> dict:
+    """Baseline params and size: deterministic, so computed once per process."""
     with base.lock:
-        return _baseline_static_locked(base, key, pairs)
-
-
-def _baseline_static_locked(base, key, pairs) -> dict:
-    if key not in _baseline_cache:
-        _baseline_cache[key] = {
-            "params": measure.count_params(base.model),
-            "size_bytes": measure.artifact_size(base.model),
-            "sts_spearman": measure.sts_spearman(base.model, pairs) if pairs else None,
-        }
-    return dict(_baseline_cache[key])
+        if base.content_hash not in _baseline_cache:
+            _baseline_cache[base.content_hash] = {"params": measure.count_params(base.model),
+                                                  "size_bytes": measure.artifact_size(base.model)}
+        return dict(_baseline_cache[base.content_hash])
 
 
 def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Callable[[str, float], None] | None = None,
@@ -73,20 +61,19 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
     options = options or EvalOptions()
     progress = progress or (lambda _m, _f: None)
     threads = set_threads(options.threads)
-    all_pairs = read_pairs(options.data) if options.data else None
-    pairs = stratified_sample(all_pairs, options.pairs_wanted()) if all_pairs and options.pairs_wanted() else all_pairs
+    data = load_eval_data(options.data, options.quick, options.max_pairs)
     base = load_base(recipe.base_model)
     if compressed is None:
         compressed = apply_recipe(recipe, base, progress=progress, should_stop=should_stop)
     progress("measuring size and accuracy", 0.0)
-    baseline = _baseline_static(base, options.data and _pairs_key(options.data, options.pairs_wanted()), pairs)
+    baseline = _baseline_static(base)
     model = compressed.st_model
-    result = {
-        "params": measure.count_params(model),
-        "size_bytes": measure.artifact_size(model),
-        "sts_spearman": measure.sts_spearman(model, pairs) if pairs else None,
-    }
-    labels = {key: MEASURED for key in ("params", "size_bytes", "sentences_per_s", "sts_spearman", "fidelity_cosine")}
+    result = {"params": measure.count_params(model), "size_bytes": measure.artifact_size(model)}
+    accuracy = measure_accuracy(base, model, data, progress, should_stop)
+    baseline.update({"sts_spearman": None, **accuracy.baseline})
+    result.update({"sts_spearman": None, **accuracy.compressed})
+    labels = {key: MEASURED for key in ("params", "size_bytes", "sentences_per_s", "sts_spearman", "fidelity_cosine",
+                                        *(k for k in accuracy.compressed if not k.endswith("_ci")))}
     labels.update(compressed.labels)
     speed_measured = labels["sentences_per_s"].startswith(MEASURED)
     timed_label = None
@@ -137,9 +124,10 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
         "recipe_key": recipe.key(),
         "baseline": baseline,
         "compressed": result,
-        "ratios": _ratios(baseline, result),
+        "ratios": {**_ratios(baseline, result), **accuracy.ratios},
         "labels": labels,
         "notes": compressed.notes,
+        "significance": accuracy.significance,
         "measurement": {
             "threads": threads,
             "batch_size": measure.BATCH_SIZE,
@@ -148,11 +136,7 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
             "speed": speed_how,
             "baseline_speed": speed_how,
             "fidelity_sentences": len(fid_sentences),
-            "data_file": options.data,
-            "data_pairs": len(pairs) if pairs else None,
-            "data_pairs_total": len(all_pairs) if all_pairs else None,
-            "data_sample": (f"stratified: {len(pairs)} of {len(all_pairs)} pairs, evenly spaced over the score range "
-                            "within each genre" if pairs and len(pairs) < len(all_pairs) else None),
+            **data.measurement(),
             "quick": options.quick,
             "hardware": cpu_info(),
             "versions": library_versions(),
@@ -177,7 +161,7 @@ def time_quick_speed(result: dict, compressed_model, should_stop: Callable[[], b
                            "baseline_speed": timing.describe(), "speed_sentences": len(sentences)}}
     out["baseline"]["sentences_per_s"] = timing.speeds["baseline"]
     out["compressed"]["sentences_per_s"] = timing.speeds["compressed"]
-    out["ratios"] = _ratios(out["baseline"], out["compressed"])
+    out["ratios"] = {**result["ratios"], **_ratios(out["baseline"], out["compressed"])}
     return out
 
 
