@@ -1,9 +1,10 @@
-"""`python -m slimlib eval RECIPE.json [--data PAIRS] [--threads N] [--quick] [--json]`"""
+"""`python -m slimlib eval RECIPE.json [--data PAIRS|BEIR_FOLDER] [--threads N] [--quick] [--json]`"""
 from __future__ import annotations
 
 import argparse
 
 from ..data.pairs import QUICK_PAIRS
+from ..data.retrieval import QUICK_OTHER_DOCUMENTS, QUICK_QUERIES
 from ..measure.metrics import QUICK_ROUNDS
 from .common import load_recipe, print_json, tqdm_progress
 
@@ -16,17 +17,25 @@ and search unless --full):
   STS       on a fixed stratified sample of {QUICK_PAIRS} pairs of --data (evenly spaced over the score
             range within each genre; the same file always gives the same sample), the baseline on the
             same sample; "measurement" says data_pairs of data_pairs_total
-Without --quick: every pair, 300 fidelity sentences, speed as the median of whole passes over ~350.
+  retrieval on a fixed stratified subset of a BEIR folder: {QUICK_QUERIES} queries (spread over their number
+            of relevant documents), every document relevant to them and {QUICK_OTHER_DOCUMENTS} others evenly
+            spaced over the corpus; "measurement.data_sample" says so
+Without --quick: every pair (or every query over the whole corpus), 300 fidelity sentences, speed over ~350.
+Accuracy figures carry a 95% interval (`..._ci`, a paired bootstrap over pairs or queries) and
+"significance" says whether the compressed model's difference is within noise.
 """
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="apply a recipe and measure it against its baseline",
                        description="Apply RECIPE to a copy of its base model and measure params, size, speed,\n"
-                                   "STS Spearman (with --data) and fidelity against the uncompressed baseline.",
+                                   "accuracy on --data (STS Spearman on pairs, nDCG@10 on a retrieval folder)\n"
+                                   "and fidelity against the uncompressed baseline.",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=QUICK_HELP)
     p.add_argument("recipe", help="recipe JSON file")
-    p.add_argument("--data", help="labelled pair file (STS Benchmark TSV, or CSV/TSV with sentence1,sentence2,score)")
+    p.add_argument("--data", help="labelled pair file (STS Benchmark TSV, or CSV/TSV with sentence1,sentence2,score: "
+                                  "STS Spearman) or a BEIR retrieval folder (corpus.jsonl, queries.jsonl, "
+                                  "qrels/test.tsv: nDCG@10, Recall@10, MRR@10)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--quick", action="store_true",
                    help=f"measure on subsets, as the app does live: STS on a stratified sample of {QUICK_PAIRS} pairs, "
