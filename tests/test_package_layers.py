@@ -105,6 +105,16 @@ def top_level_imports(path: Path) -> set[str]:
     return found
 
 
+def private_imports(path: Path, packages: tuple[str, ...] = tuple(PACKAGES)) -> list[str]:
+    """`from x import _name` in `path` where x is one of ours: another module's private name (make it public)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in packages):
+            found += [f"{'.' * node.level}{node.module or ''} {alias.name}" for alias in node.names
+                      if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return found
+
+
 @pytest.fixture(scope="module", params=sorted(PACKAGES))
 def layered(request) -> tuple[dict[str, set[str]], dict[str, int]]:
     package_root, layers = PACKAGES[request.param]
@@ -143,6 +153,12 @@ def test_no_import_cycles(layered):
         if module not in state:
             visit(module, [])
     assert cycles == []
+
+
+def test_no_module_imports_private_names():
+    offenders = sorted(f"{path.relative_to(ROOT)}: {name}" for package_root, _ in PACKAGES.values()
+                       for path in sorted(package_root.rglob("*.py")) for name in private_imports(path))
+    assert offenders == []
 
 
 def test_slimlib_never_imports_the_app():

@@ -97,5 +97,6 @@ def write_model_files(st_model, folder: Path) -> None:
             path.unlink()
 
 
-def folder_bytes(folder: Path) -> int:
+def folder_bytes(folder: str | Path) -> int:
+    """Total size of the files under `folder` (what a model costs on disk)."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())

@@ -266,7 +266,7 @@ class SlimModel(PreTrainedModel):
         if self.config.backend == "onnx":
             (folder / ONNX_NAME).write_bytes(self.onnx_bytes)
             return
-        state = {k: v.contiguous() for k, v in self.inner.state_dict().items() if not _under(k, self.config.tied)}
+        state = {k: v.contiguous() for k, v in self.inner.state_dict().items() if not under_tied(k, self.config.tied)}
         save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt", "slimlib": "1"})
 
     @classmethod
@@ -286,7 +286,7 @@ class SlimModel(PreTrainedModel):
             raise ModelLoadError(f"{folder}: {WEIGHTS_NAME} is missing")
         state = load_file(str(weights))
         result = model.inner.load_state_dict(state, strict=False)
-        missing = [k for k in result.missing_keys if not _under(k, config.tied) and not _is_derived_buffer(k)]
+        missing = [k for k in result.missing_keys if not under_tied(k, config.tied) and not is_derived_buffer(k)]
         if missing or result.unexpected_keys:
             raise ModelLoadError(
                 f"{weights}: weights do not match the saved structure "
@@ -305,12 +305,13 @@ class SlimModel(PreTrainedModel):
         return cls(config, inner=inner)
 
 
-def _under(key: str, tied: dict) -> bool:
+def under_tied(key: str, tied: dict) -> bool:
+    """True when the state-dict `key` belongs to one of the `tied` (shared) module paths: saved once."""
     return any(key == p or key.startswith(p + ".") for p in tied)
 
 
-def _is_derived_buffer(key: str) -> bool:
-    # HF registers some buffers (position_ids) as non-persistent or recomputable.
+def is_derived_buffer(key: str) -> bool:
+    """True for buffers a load may miss: HF registers some (position_ids) as non-persistent or recomputable."""
     return key.endswith(("position_ids", "token_type_ids"))
 
 

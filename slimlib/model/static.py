@@ -219,11 +219,6 @@ def corpus_vocabulary(teacher_st_model, sentences: Sequence[str], size: int) -> 
     return list(kept)
 
 
-def folder_bytes(folder: str | Path) -> int:
-    """Total size of the files under `folder` (what a static model costs on disk)."""
-    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
-
-
 # Steps (each usable on its own) -----------------------------------------------------------------------
 def select_vocabulary(backend, vocabulary: Sequence[str] | None):
     """(static tokenizer, original ids of its tokens in new-id order).

@@ -31,7 +31,7 @@ from ..paths import cache_dir
 from .pipeline import OpContext
 from .recipe import Step, setting
 from .registry import OpSpec, register_op
-from ..model.slim import WEIGHTS_NAME, _is_derived_buffer, _under
+from ..model.slim import WEIGHTS_NAME, is_derived_buffer, under_tied
 
 
 PROJECTIONS = ("pca", "dense")
@@ -311,7 +311,7 @@ def load_trained(ctx: OpContext, folder: Path) -> bool:
         ctx.slim.refresh_manifest()  # records which modules are shared (their weights are saved once)
         tied = ctx.slim.config.tied
         result = ctx.inner.load_state_dict(state, strict=False)
-        missing = [k for k in result.missing_keys if not _under(k, tied) and not _is_derived_buffer(k)]
+        missing = [k for k in result.missing_keys if not under_tied(k, tied) and not is_derived_buffer(k)]
         if missing or result.unexpected_keys:
             raise ValueError(f"missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}")
         projection = _load_projection(folder)

@@ -10,6 +10,7 @@ import torch
 
 from slimlib.errors import Cancelled, SlimlibError
 from slimlib.model import static
+from slimlib.model.files import folder_bytes
 
 WORDS = ("the a cat dog sat on mat sun rises over hills river bank quick brown fox jumps lazy man woman is are "
          "riding horse playing guitar eating food child car red blue green house reads book").split()
@@ -143,7 +144,7 @@ def test_saved_folder_loads_identically_in_both_loaders(teacher, teacher_folder,
     assert set(tensors) == ({"embeddings"} if table_dtype == "float32" else {"embeddings", "weights"})
     assert tensors["embeddings"].dtype == np.dtype(table_dtype)
     assert json.loads((folder / "config.json").read_text())["embedding_dtype"] == table_dtype
-    assert static.folder_bytes(folder) < static.folder_bytes(teacher_folder)
+    assert folder_bytes(folder) < folder_bytes(teacher_folder)
 
 
 def test_quantized_tables_encode_like_float32(teacher):

@@ -12,17 +12,13 @@ from sentence_transformers import SentenceTransformer
 
 import slimlib  # noqa: F401  registers the slimlib model type
 from slimlib.measure import metrics as measure
-from slimlib.model.files import RECIPE_NAME
+from slimlib.model.files import RECIPE_NAME, folder_bytes
 from slimlib.model.shape import model_shape
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 from slimlib.ops.registry import op_names, op_spec
 
 from conftest import SAMPLE_SENTENCES
-
-
-def folder_bytes(folder) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 @pytest.mark.parametrize("op", op_names())
