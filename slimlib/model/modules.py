@@ -2,7 +2,7 @@
 
 Each describes itself with `slim_spec()` (a JSON-able dict) and is rebuilt from that spec by a
 function registered in `BUILDERS`, so a saved model reloads with exactly these shapes before its
-weights are loaded (see slim_model.py). `recurse` says whether the module's children are
+weights are loaded (see slim.py). `recurse` says whether the module's children are
 recorded separately (wrappers) or belong to the spec (leaf replacements).
 """
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Compression ops, one module per family; each registers its op names with pipeline.register_op."""
+"""Compression ops, one module per family; each registers its op names with registry.register_op."""

@@ -3,7 +3,7 @@
 It writes the graph ONNX Runtime's `quantize_dynamic(per_channel=True, weight_type=QInt8)` writes,
 with the same integers: the quantizer's reference implementation loops over output channels in
 Python (~20,000 channels for MiniLM, ~4.3 s of every int8 control change in the app), this one
-quantizes each weight matrix in a few numpy operations (~0.3 s). tests/test_onnx.py checks that
+quantizes each weight matrix in a few numpy operations (~0.3 s). tests/ops/test_onnx.py checks that
 both give identical quantized weights, scales and outputs.
 
 - MatMul by a constant weight W (in x out): W is int8, symmetric, one scale per output column

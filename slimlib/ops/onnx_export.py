@@ -1,7 +1,7 @@
 """Exporting an encoder to ONNX (fp32) and quantizing it to int8 with ONNX Runtime.
 
 The graph maps token ids to the encoder's last hidden state; pooling and normalization stay
-outside (in sentence-transformers, or in a few lines of numpy: see docs/onnx.md), so one graph
+outside (in sentence-transformers, or in a few lines of numpy: see docs/runtimes.md), so one graph
 serves every pooling config. Int8 is dynamic quantization (weights per output channel, activations
 per batch at run time), the fast path ONNX Runtime has on CPUs with VNNI; the word-embedding table
 (a Gather) is quantized too, which is what makes the file ~4x smaller.

@@ -4,7 +4,7 @@ This file imports only numpy, tokenizers and the runtime asked for (onnxruntime,
 sentence-transformers, model2vec), plus safetensors when the model has a Dense layer, so `verify`
 runs it as a script in a Python where slimlib is blocked: what it computes is what a user's
 deployment computes. It is also the reference snippet for running an export without slimlib
-(docs/onnx.md).
+(docs/runtimes.md).
 
 A graph (ONNX, OpenVINO) computes only the transformer's token vectors; the modules after it in
 modules.json (Pooling, Dense layers such as distill's "dense" projection, Normalize) run here in

@@ -6,7 +6,7 @@ Each module here is named after its op and defines:
 - `to_step(values, shape) -> dict | None`: the step's fields the values describe (None: op off);
 - `from_step(step, shape) -> dict`: values that reproduce a step (the inverse of to_step).
 The pure pair to_step/from_step is what restoring a config from the chart or a link relies on;
-tests/ui/test_op_controls.py checks it for every registered op.
+tests/ui/test_app_config.py checks it for every registered op.
 """
 from __future__ import annotations
 
