@@ -12,7 +12,7 @@ import warnings
 
 from .errors import Cancelled, SlimlibError
 
-COMMANDS = ("eval", "apply", "verify", "inspect", "report", "sweep", "search", "install_model")
+COMMANDS = ("eval", "apply", "verify", "inspect", "report", "sweep", "search", "install_model", "docs")
 EXIT_USAGE = 2
 
 

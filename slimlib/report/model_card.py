@@ -37,7 +37,7 @@ def load_section(fmt) -> list[str]:
         lines += ["", "**ONNX Runtime alone** (no torch, no slimlib): `onnx/model.onnx` (or `model.onnx` for an int8 "
                       "model) with `tokenizer.json`; tokenize, run, pool as `1_Pooling/config.json` says, "
                       + dense_step(fmt.dense) + "normalize "
-                      "if `modules.json` has a Normalize module (slimlib's docs/onnx.md has the snippet). "
+                      "if `modules.json` has a Normalize module (slimlib's docs/runtimes.md has the snippet). "
                       "sentence-transformers' own ONNX backend (`backend=\"onnx\"`, needs optimum) reads the same "
                       "`onnx/model.onnx`."]
     if "openvino" in runtimes:

@@ -19,7 +19,7 @@ from slimlib.model.slim import slim_of
 
 from conftest import SAMPLE_SENTENCES, dense_distill
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "onnx.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "runtimes.md"
 
 
 def docs_embed():
