@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..data.pairs import QUICK_PAIRS, Pair, read_pairs, stratified_sample
+from ..data.public_sets import fetch_named_set, is_named_set
 from ..data.retrieval import RetrievalSet, is_retrieval_folder, quick_subset, read_retrieval
 from ..errors import Cancelled
 from ..measure import intervals
@@ -78,9 +79,14 @@ def _retrieval_set(path: Path) -> RetrievalSet:
 
 
 def load_eval_data(path: str | None, quick: bool, max_pairs: int | None = None) -> EvalData:
-    """The evaluation data of `path`: a retrieval folder (BEIR layout) or a labelled pair file."""
+    """The evaluation data of `path`: a retrieval folder (BEIR layout), a named public set
+    ("nanobeir:scifact", downloaded once) or a labelled pair file."""
     if not path:
         return EvalData(None)
+    if is_named_set(path):
+        folder = fetch_named_set(path)
+        full = _retrieval_set(folder)
+        return EvalData(RETRIEVAL, path, retrieval=quick_subset(full) if quick else full, full_retrieval=full)
     if Path(path).is_dir():
         if not is_retrieval_folder(path):
             read_retrieval(path)  # raises the one-line message naming the missing file
