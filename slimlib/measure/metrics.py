@@ -2,21 +2,19 @@
 
 - params: logical weights (a shared weight counts once, a packed 4-bit weight counts as one);
 - size_bytes: bytes of the folder you would export, measured by writing it;
-- sentences_per_s: on a fixed sentence set, always timed together with the baseline in the same call:
-  full evaluations warm up then take the median of >= 3 whole passes (A B A B ...); quick ones
-  (`paired_throughput`) alternate the two models batch by batch and keep each batch's best round;
+- sentences_per_s: on a fixed sentence set, always timed together with the baseline in the same call,
+  quick and full alike (`paired_throughput`, slimlib/measure/timing.py): the two models alternate batch
+  by batch, each batch's best round counts, and the timing carries its spread; a wide spread or a ratio
+  beyond what compute and kernels explain repeats it, then labels it noisy;
 - sts_spearman: Spearman x100 of cosine similarity against gold scores of a pair file;
 - fidelity: mean cosine to the original model's embeddings of the same sentences, and the
   Spearman correlation of the two models' pairwise similarities.
 """
 from __future__ import annotations
 
-import math
 import os
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -28,10 +26,11 @@ from ..data.corpus import project_sentences, sentences_hash
 from ..model.files import folder_bytes, write_model_files
 from ..model.parts import count_params  # noqa: F401  (measuring code reads every number from here)
 from ..data.pairs import Pair
-from ..errors import Cancelled
+from . import timing
+from .timing import PairedTiming  # noqa: F401  (re-exported: callers import it from here)
 
 BATCH_SIZE = 32
-SPEED_RUNS = 3
+SPEED_RUNS = 5  # rounds of a full evaluation's paired timing (~350 sentences; quick: QUICK_ROUNDS on ~100)
 FIDELITY_SENTENCES = 300
 QUICK_ROUNDS = 3  # rounds of a quick evaluation's paired timing (see paired_throughput)
 
@@ -91,73 +90,40 @@ def sts_spearman(st_model, pairs: list[Pair], batch_size: int = BATCH_SIZE, embe
     return round(float(spearmanr(cos, gold).statistic) * 100, 4)
 
 
-def throughput(models: dict[str, object], sentences, runs: int = SPEED_RUNS, batch_size: int = BATCH_SIZE,
-               warmup: bool = True) -> dict[str, float]:
-    """Sentences per second of each model, measured interleaved (A B A B ...) so drift hits all alike."""
-    sentences = list(sentences)
-    if warmup:
-        for model in models.values():
-            encode(model, sentences[: batch_size * 2], batch_size)
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(runs):
-        for name, model in models.items():
-            start = clock()
-            encode(model, sentences, batch_size)
-            times[name].append(clock() - start)
-    return {name: round(len(sentences) / statistics.median(t), 2) for name, t in times.items()}
-
-
-@dataclass
-class PairedTiming:
-    """What `paired_throughput` measured: speeds, each model's embeddings, and how."""
-
-    speeds: dict[str, float]
-    embeddings: dict[str, np.ndarray]  # rows in the order of the sentences given
-    sentences: int
-    batches: int
-    rounds: int
-
-    def describe(self) -> str:
-        together = "interleaved with the baseline in this call" if len(self.speeds) > 1 else "the baseline alone"
-        return (f"{together}, batch by batch: {self.sentences} sentences ({self.batches} batches) x {self.rounds} "
-                f"rounds, the best round of each batch")
+def speed_bound(models: dict[str, object]) -> tuple[float, str] | None:
+    """The plausibility bound of a timing: how fast its compressed model can be against the baseline."""
+    if "baseline" not in models or len(models) < 2:
+        return None
+    other = next(model for name, model in models.items() if name != "baseline")
+    limit, why = timing.speed_bound(models["baseline"], other)
+    return None if limit is None else (limit, why)
 
 
 def paired_throughput(models: dict[str, object], sentences, rounds: int = QUICK_ROUNDS,
-                      batch_size: int = BATCH_SIZE, should_stop: Callable[[], bool] | None = None) -> PairedTiming:
-    """Sentences per second of each model, timed in one call, alternating the models batch by batch.
+                      batch_size: int = BATCH_SIZE, should_stop: Callable[[], bool] | None = None,
+                      attempts: int = 1) -> PairedTiming:
+    """Sentences per second of each model, timed in one call, alternating the models batch by batch,
+    each batch's best round, checked, and tried up to `attempts` times while noisy (a noisy result
+    says so: slimlib/measure/timing.py). Quick evaluations time once (interactive); full ones
+    (`throughput`, or attempts=timing.ATTEMPTS) repeat.
 
-    The sentences are cut into batches by length (as sentence-transformers batches them); every round
-    times each batch once per model, in an order that alternates between batches and rounds (A B, B A,
-    ...), so both models see the same load within a fraction of a second. A model's time is the sum
-    over batches of the batch's best round: a spike of other work on a busy machine costs a round,
-    not the measurement, and the cold first round (allocations, kernel choice) drops out too.
     MiniLM timed against its own copy (101 sentences x 3 rounds, 2 threads) read 0.93-1.11 over five
     calls on a 2-core machine at load 12-18 (whole-pass timing against an earlier baseline: 1.12-1.71).
     """
-    sentences = list(sentences)
-    names = list(models)
-    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    best = {name: [math.inf] * len(batches) for name in names}
-    vectors: dict[str, list] = {name: [None] * len(batches) for name in names}
-    for round_no in range(max(1, rounds)):
-        for b, rows in enumerate(batches):
-            if should_stop is not None and should_stop():  # checked per batch: a stop lands within ~0.2 s
-                raise Cancelled("speed timing stopped")
-            texts = [sentences[i] for i in rows]
-            for name in (names if (round_no + b) % 2 == 0 else names[::-1]):
-                start = clock()
-                out = encode(models[name], texts, batch_size)
-                best[name][b] = min(best[name][b], clock() - start)
-                vectors[name][b] = out
-    embeddings = {}
-    for name in names:
-        stacked = np.concatenate(vectors[name]) if batches else np.zeros((0, 0), dtype=np.float32)
-        embeddings[name] = np.empty_like(stacked)
-        embeddings[name][[i for rows in batches for i in rows]] = stacked
-    speeds = {name: round(len(sentences) / max(sum(best[name]), 1e-9), 2) for name in names}
-    return PairedTiming(speeds, embeddings, len(sentences), len(batches), max(1, rounds))
+    # encode and clock are looked up here, at call time: tests replace them in this module.
+    return timing.timed_speeds(models, sentences, rounds, batch_size, encode=lambda m, s, b: encode(m, s, b),
+                               clock=lambda: clock(), should_stop=should_stop, attempts=attempts,
+                               bound=speed_bound(models), threads=torch.get_num_threads())
+
+
+def throughput(models: dict[str, object], sentences, runs: int = SPEED_RUNS, batch_size: int = BATCH_SIZE,
+               warmup: bool = True) -> dict[str, float]:
+    """Sentences per second of each model (the speeds of `paired_throughput` with `runs` rounds).
+
+    Kept for callers that want the speeds alone; `warmup` is accepted and unused (the best round of
+    each batch already leaves the cold first round out)."""
+    return dict(paired_throughput(models, sentences, rounds=runs, batch_size=batch_size,
+                                  attempts=timing.ATTEMPTS).speeds)
 
 
 def speed_sentences(quick: bool = False) -> list[str]:
