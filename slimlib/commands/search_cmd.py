@@ -1,4 +1,4 @@
-"""`python -m slimlib search --n-trials N --objectives size:min,speed:max,sts:max [--data PAIRS]`"""
+"""`python -m slimlib search --n-trials N --objectives size:min,speed:max,sts:max [--data PAIRS|BEIR_FOLDER]`"""
 from __future__ import annotations
 
 import argparse
@@ -40,12 +40,13 @@ def run(args) -> int:
     from ..sweep.driver import RunConfig, model_shape_of, run_search
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid
-    from ..sweep.objectives import default_objectives, parse_objectives
+    from ..sweep.objectives import data_kind, default_objectives, parse_objectives
     from ..sweep.options import json_printer, log, print_summary, stop_on_sigint, text_printer
     from ..sweep.samplers import make_sampler
     from ..sweep.space import default_space
 
-    objectives = parse_objectives(args.objectives or default_objectives(bool(args.data)), bool(args.data))
+    kind = data_kind(args.data)  # pairs, a retrieval folder or none: which accuracy objective it allows
+    objectives = parse_objectives(args.objectives or default_objectives(kind), kind)
     sampler = make_sampler(args.sampler, args.n_trials, args.population, args.seed)
     if args.space:
         space = load_grid(args.space, limit=None)
@@ -65,5 +66,5 @@ def run(args) -> int:
             summary = run_search(space, args.n_trials, engine, config, sampler)
     finally:
         engine.close()
-    print_summary(summary, args.json)
+    print_summary(summary, args.json, objectives)
     return 130 if summary.interrupted else 0

@@ -34,11 +34,12 @@ def run(args) -> int:
     from ..sweep.driver import RunConfig, run_sweep
     from ..sweep.engines import make_engine
     from ..sweep.grid import load_grid
-    from ..sweep.objectives import default_objectives, parse_objectives
+    from ..sweep.objectives import data_kind, default_objectives, parse_objectives
     from ..sweep.options import json_printer, log, print_summary, stop_on_sigint, text_printer
 
     spec = load_grid(args.grid)  # a bad grid fails here, before any cluster starts
-    objectives = parse_objectives(args.objectives or default_objectives(bool(args.data)), bool(args.data))
+    kind = data_kind(args.data)  # pairs, a retrieval folder or none: which accuracy objective it allows
+    objectives = parse_objectives(args.objectives or default_objectives(kind), kind)
     config = RunConfig(study_name=args.study or f"sweep-{spec.key()}", objectives=objectives, data=args.data,
                        quick=not args.full, storage_url=args.storage,
                        on_result=json_printer if args.json else text_printer, log=log)
@@ -49,5 +50,5 @@ def run(args) -> int:
             summary = run_sweep(spec, engine, config, skip_invalid=args.skip_invalid)
     finally:
         engine.close()
-    print_summary(summary, args.json)
+    print_summary(summary, args.json, objectives)
     return 130 if summary.interrupted else 0

@@ -1,7 +1,7 @@
 """The frontier as data (pure, tested) and as a Plotly figure (drawn from that data).
 
 Rows come from `store.study_rows`; a point is one measured trial with the numbers people read
-(size in MB, speedup, fidelity, STS) and whether it is on the study's Pareto front.
+(size in MB, speedup, fidelity, STS or nDCG@10) and whether it is on the study's Pareto front.
 """
 from __future__ import annotations
 from ..optional import require
@@ -12,6 +12,7 @@ AXES = {
     "speedup": "speed vs base (x)",
     "fidelity": "fidelity (mean cosine)",
     "sts": "STS Spearman x100",
+    "ndcg": "retrieval nDCG@10",
     "params_m": "parameters (M)",
 }
 
@@ -33,12 +34,18 @@ def points(rows: list[dict], front: set[int]) -> list[dict]:
             "speedup": ratios.get("speedup"),
             "fidelity": compressed.get("fidelity_cosine"),
             "sts": compressed.get("sts_spearman"),
+            "ndcg": compressed.get("ndcg_at_10"),
             "params_m": None if params is None else round(params / 1e6, 3),
             "settings": ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "(recipe)",
             "worker_pid": row.get("worker_pid"),
             "threads": row.get("threads"),
         })
     return sorted(out, key=lambda p: p["trial"])
+
+
+def accuracy_axis(pts: list[dict]) -> str:
+    """The accuracy axis these points have: "ndcg" when any trial scored retrieval, else "sts"."""
+    return "ndcg" if any(p.get("ndcg") is not None for p in pts) else "sts"
 
 
 def figure(pts: list[dict], x: str = "size_mb", y: str = "fidelity", title: str | None = None):

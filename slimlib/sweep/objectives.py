@@ -1,7 +1,13 @@
-"""Objectives: which numbers of an eval result a search optimizes, and in which direction."""
+"""Objectives: which numbers of an eval result a search optimizes, and in which direction.
+
+Which accuracy objective makes sense follows the kind of `--data` (`data_kind`): labelled pairs
+score STS (`sts`), a BEIR retrieval folder scores nDCG@10 (`ndcg`), and without data only the
+label-free `fidelity` is measured.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import SlimlibError
 from ..report.result import SWEEP_METRICS
@@ -11,7 +17,11 @@ METRICS = SWEEP_METRICS
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
 # The eval JSON's "labels" key that says how each metric was obtained (e.g. "not measured: no kernel").
 LABEL_KEYS = {"size": "size_bytes", "params": "params", "speed": "sentences_per_s", "sts": "sts_spearman",
-              "fidelity": "fidelity_cosine"}
+              "ndcg": "ndcg_at_10", "fidelity": "fidelity_cosine"}
+PAIRS, RETRIEVAL = "pairs", "retrieval"
+# The accuracy objective each kind of data measures (and so the only one it allows).
+ACCURACY = {PAIRS: "sts", RETRIEVAL: "ndcg"}
+WHAT = {PAIRS: "a labelled pair file", RETRIEVAL: "a retrieval folder", None: "no --data"}
 
 
 @dataclass(frozen=True)
@@ -33,13 +43,54 @@ class Objective:
         return None if value is None else float(value)
 
 
-def default_objectives(has_data: bool) -> str:
-    """STS needs labelled pairs; without them the label-free fidelity takes its place."""
-    return "size:min,speed:max," + ("sts:max" if has_data else "fidelity:max")
+def data_kind(data: str | None) -> str | None:
+    """ "retrieval" for a BEIR folder (or a named set like nanobeir:scifact), "pairs" for a pair file,
+    None without data. A folder that is not a BEIR folder raises its one-line DataFileError here,
+    before any worker starts."""
+    if not data:
+        return None
+    from ..data.public_sets import is_named_set
+    from ..data.retrieval import is_retrieval_folder, read_retrieval
+
+    if is_named_set(data) or is_retrieval_folder(data):
+        return RETRIEVAL
+    if Path(data).is_dir():
+        read_retrieval(data)  # raises the message naming the missing file
+    return PAIRS
 
 
-def parse_objectives(text: str, has_data: bool) -> list[Objective]:
-    """Parse "size:min,speed:max,sts:max"; a bare metric takes its usual direction."""
+def _kind(kind: str | bool | None) -> str | None:
+    """The data kind; a bool (what older callers pass: "has pair data") means pairs or none."""
+    if isinstance(kind, bool):
+        return PAIRS if kind else None
+    if kind not in (None, PAIRS, RETRIEVAL):
+        raise ValueError(f"data kind {kind!r}: expected {PAIRS!r}, {RETRIEVAL!r} or None")
+    return kind
+
+
+def default_objectives(kind: str | bool | None) -> str:
+    """STS needs labelled pairs, nDCG@10 a retrieval folder; without data the label-free fidelity
+    takes their place."""
+    return "size:min,speed:max," + {PAIRS: "sts:max", RETRIEVAL: "ndcg:max", None: "fidelity:max"}[_kind(kind)]
+
+
+def _refuse(name: str, kind: str | None) -> str | None:
+    """Why `name` cannot be an objective with this kind of data (None when it can)."""
+    needs = {metric: k for k, metric in ACCURACY.items()}.get(name)
+    if needs is None or needs == kind:
+        return None
+    allowed = ", ".join(m for m in METRICS if m not in ACCURACY.values() or m == ACCURACY.get(kind))
+    need_text = {PAIRS: "labelled pairs (--data PAIRS)", RETRIEVAL: "a retrieval folder (--data FOLDER in the BEIR layout)"}
+    instead = (f"use {ACCURACY[kind]}:max, what {WHAT[kind]} measures" if kind is not None else
+               "without data use fidelity:max, the label-free agreement with the base model")
+    given = f"--data is {WHAT[kind]}" if kind is not None else "no --data is given"
+    return f"--objectives: {name} needs {need_text[needs]}, but {given}; {instead} (allowed: {allowed})"
+
+
+def parse_objectives(text: str, kind: str | bool | None) -> list[Objective]:
+    """Parse "size:min,speed:max,sts:max"; a bare metric takes its usual direction. `kind` is the
+    data's (`data_kind`): sts needs pairs, ndcg a retrieval folder."""
+    kind = _kind(kind)
     if not isinstance(text, str) or not text.strip():
         raise SlimlibError("--objectives: give at least one metric, e.g. size:min,speed:max")
     out: list[Objective] = []
@@ -51,9 +102,9 @@ def parse_objectives(text: str, has_data: bool) -> list[Objective]:
         direction = (direction.strip().lower() or METRICS[name][1])
         if direction not in DIRECTIONS:
             raise SlimlibError(f"--objectives: {part.strip()!r} has direction {direction!r}; use min or max")
-        if name == "sts" and not has_data:
-            raise SlimlibError("--objectives: sts needs labelled pairs (--data PAIRS); "
-                               "without them use fidelity:max, the label-free agreement with the base model")
+        refusal = _refuse(name, kind)
+        if refusal:
+            raise SlimlibError(refusal)
         if any(o.metric == name for o in out):
             raise SlimlibError(f"--objectives: {name} is given twice")
         out.append(Objective(name, direction))

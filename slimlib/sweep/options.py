@@ -37,9 +37,12 @@ def add_run_arguments(p) -> None:
     p.add_argument("--threads-per-worker", type=int, help="torch threads per trial (default: 1)")
     p.add_argument("--study", help="study name; an existing study is resumed")
     p.add_argument("--storage", help="SQLAlchemy URL of the study store (default: sqlite in the data dir)")
-    p.add_argument("--data", help="labelled pair file for STS (STS Benchmark TSV or CSV/TSV with a header)")
-    p.add_argument("--objectives", help="METRIC:min|max,... (default: size:min,speed:max,sts:max with --data, "
-                                        "else size:min,speed:max,fidelity:max; sts without --data is rejected)")
+    p.add_argument("--data", help="labelled pair file for STS (STS Benchmark TSV or CSV/TSV with a header), or a "
+                                  "retrieval folder in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv) "
+                                  "for nDCG@10")
+    p.add_argument("--objectives", help="METRIC:min|max,... (default: size:min,speed:max,sts:max with a pair file, "
+                                        "size:min,speed:max,ndcg:max with a retrieval folder, else "
+                                        "size:min,speed:max,fidelity:max; sts needs a pair file, ndcg a retrieval folder)")
     p.add_argument("--full", action="store_true", help="full measurements (default: quick, what the app shows live)")
     p.add_argument("--json", action="store_true", help="print one JSON line per finished trial, as it lands")
 
@@ -87,16 +90,21 @@ def text_printer(row: dict) -> None:
         print(f"{head}FAILED {settings}: {row['error']}", flush=True)
         return
     ratios, compressed = row.get("ratios") or {}, row.get("compressed") or {}
+    if compressed.get("ndcg_at_10") is not None:  # a retrieval folder: nDCG@10 in place of STS
+        accuracy = f"ndcg@10 {_fmt(compressed.get('ndcg_at_10'), '.4f')}"
+    else:
+        accuracy = f"sts {_fmt(compressed.get('sts_spearman'), '.2f')}"
     print(f"{head}size {_fmt(ratios.get('size'), '.3f')}x  speed {_fmt(ratios.get('speedup'), '.2f')}x  "
-          f"fidelity {_fmt(compressed.get('fidelity_cosine'), '.4f')}  sts {_fmt(compressed.get('sts_spearman'), '.2f')}"
-          f"  {settings}", flush=True)
+          f"fidelity {_fmt(compressed.get('fidelity_cosine'), '.4f')}  {accuracy}  {settings}", flush=True)
 
 
-def print_summary(summary, as_json: bool) -> None:
+def print_summary(summary, as_json: bool, objectives=None) -> None:
+    """The study's Pareto front, one line a trial; `objectives` (the run's) name the values' columns."""
     if as_json:
         return  # the per-trial lines are the output; the front is one `study` query away
+    names = f" [{', '.join(o.label for o in objectives)}]" if objectives else ""
     print(f"\nstudy {summary.study_name}: {summary.finished} trial(s) ran now ({summary.failed} failed), "
-          f"{summary.total_finished} finished in total; Pareto front ({len(summary.front)}):")
+          f"{summary.total_finished} finished in total; Pareto front ({len(summary.front)}){names}:")
     for row in sorted(summary.front, key=lambda r: r["values"] or []):
         settings = ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "(recipe)"
         values = ", ".join(f"{v:.4g}" for v in row["values"] or [])

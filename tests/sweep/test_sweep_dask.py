@@ -109,7 +109,7 @@ def test_trials_run_in_the_workers_and_survive_a_killed_worker(dask_cluster, tin
 
     killer = threading.Thread(target=kill_victim_mid_trial, daemon=True)
     killer.start()
-    config = RunConfig(study_name="dask", objectives=parse_objectives("size,speed,fidelity", has_data=False),
+    config = RunConfig(study_name="dask", objectives=parse_objectives("size,speed,fidelity", kind=None),
                        speed_runs=1, storage_url=f"sqlite:///{tmp_path / 'studies.db'}", on_result=on_result)
     try:
         summary = run_sweep(spec, engine, config)

@@ -10,7 +10,7 @@ from slimlib.errors import RecipeError, SlimlibError
 from slimlib.model.shape import ModelShape
 from slimlib.sweep.engines import plan_for_hosts, plan_local
 from slimlib.sweep.grid import build_steps, expand, load_grid, parse_grid
-from slimlib.sweep.objectives import default_objectives, objective_values, parse_objectives
+from slimlib.sweep.objectives import data_kind, default_objectives, objective_values, parse_objectives
 from slimlib.sweep.space import default_axes, sample_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,11 +107,41 @@ def test_grid_key_is_stable_and_content_based():
 
 # Objectives ---------------------------------------------------------------------------------
 def test_objectives_parse_with_default_directions():
-    parsed = parse_objectives("size, speed:max ,sts:MAX", has_data=True)
+    parsed = parse_objectives("size, speed:max ,sts:MAX", kind="pairs")
     assert [o.label for o in parsed] == ["size:min", "speed:max", "sts:max"]
     assert [o.optuna_direction for o in parsed] == ["minimize", "maximize", "maximize"]
-    assert default_objectives(False) == "size:min,speed:max,fidelity:max"
-    assert default_objectives(True) == "size:min,speed:max,sts:max"
+    assert default_objectives(None) == default_objectives(False) == "size:min,speed:max,fidelity:max"
+    assert default_objectives("pairs") == default_objectives(True) == "size:min,speed:max,sts:max"
+    assert default_objectives("retrieval") == "size:min,speed:max,ndcg:max"
+    assert [o.label for o in parse_objectives("size,ndcg", "retrieval")] == ["size:min", "ndcg:max"]
+    assert [o.label for o in parse_objectives(default_objectives("retrieval"), "retrieval")][-1] == "ndcg:max"
+
+
+@pytest.mark.parametrize("text, kind, message", [
+    ("sts:max", "retrieval", r"sts needs labelled pairs \(--data PAIRS\), but --data is a retrieval folder; "
+                             r"use ndcg:max.*\(allowed: size, params, speed, ndcg, fidelity\)"),
+    ("ndcg", "pairs", r"ndcg needs a retrieval folder .*but --data is a labelled pair file; use sts:max.*"
+                      r"\(allowed: size, params, speed, sts, fidelity\)"),
+    ("size,ndcg:max", None, r"ndcg needs a retrieval folder .*but no --data is given; without data use fidelity:max"),
+])
+def test_the_accuracy_objective_must_match_the_kind_of_data(text, kind, message):
+    with pytest.raises(SlimlibError, match=r"^--objectives: " + message):
+        parse_objectives(text, kind)
+
+
+def test_data_kind_is_read_from_the_data_argument(tmp_path):
+    from slimlib.errors import DataFileError
+    from beir_data import write_beir
+
+    assert data_kind(None) is None and data_kind("") is None
+    assert data_kind(str(write_beir(tmp_path / "beir"))) == "retrieval"
+    assert data_kind("nanobeir:scifact") == "retrieval"  # named sets are retrieval folders once fetched
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("sentence1\tsentence2\tscore\na\tb\t1\n")
+    assert data_kind(str(pairs)) == "pairs"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFileError, match=r"empty/corpus.jsonl: missing; a BEIR folder holds"):
+        data_kind(str(tmp_path / "empty"))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -123,15 +153,15 @@ def test_objectives_parse_with_default_directions():
 ])
 def test_objective_errors(text, message):
     with pytest.raises(SlimlibError, match=message):
-        parse_objectives(text, has_data=False)
+        parse_objectives(text, kind=None)
 
 
 def test_objective_values_read_the_eval_json_and_explain_a_missing_metric():
     result = {"compressed": {"size_bytes": 100, "fidelity_cosine": 0.9}, "ratios": {"speedup": None},
               "labels": {"sentences_per_s": "not measured: no kernel"}}
-    objectives = parse_objectives("size,fidelity", has_data=False)
+    objectives = parse_objectives("size,fidelity", kind=None)
     assert objective_values(objectives, result) == ([100.0, 0.9], None)
-    values, why = objective_values(parse_objectives("speed", has_data=False), result)
+    values, why = objective_values(parse_objectives("speed", kind=None), result)
     assert values is None and why == "speed has no value (not measured: no kernel)"
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import pytest
 
-from slimlib.sweep import store
+from slimlib.sweep import frontier, store
 from slimlib.sweep.driver import RunConfig, run_search, run_sweep
 from slimlib.sweep.engines import make_engine
 from slimlib.sweep.grid import GridSpec, expand
@@ -24,7 +25,7 @@ def tiny_axes(count: int = 2) -> dict:
 
 
 def config(tmp_path, name: str, rows: list | None = None, **kw) -> RunConfig:
-    return RunConfig(study_name=name, objectives=parse_objectives("size,speed,fidelity", has_data=False),
+    return RunConfig(study_name=name, objectives=parse_objectives("size,speed,fidelity", kind=None),
                      speed_runs=1, storage_url=f"sqlite:///{tmp_path / 'studies.db'}",
                      on_result=(rows.append if rows is not None else (lambda _r: None)), **kw)
 
@@ -133,7 +134,7 @@ def test_resuming_with_other_objectives_is_refused(tiny_bert_path, tmp_path):
     space = GridSpec(base_model=str(tiny_bert_path), axes=tiny_axes(1))
     cfg = config(tmp_path, "mixed")
     store.open_study("mixed", cfg.meta("search", space.base_model, space.axes), ["minimize"] * 3, cfg.storage_url)
-    cfg.objectives = parse_objectives("size", has_data=False)
+    cfg.objectives = parse_objectives("size", kind=None)
     with pytest.raises(SlimlibError, match=r"--study mixed: exists with a different objectives"):
         run_search(space, 1, make_engine("inline"), cfg, make_sampler("random", 1))
 
@@ -154,3 +155,34 @@ def test_cli_sweep_prints_one_json_line_per_trial(tiny_bert_path, tmp_path, caps
     assert "sts needs labelled pairs" in capsys.readouterr().err
     assert main(["sweep", str(grid), "--engine", "dask", "--storage", url]) == 2
     assert "--engine dask needs --address" in capsys.readouterr().err
+
+
+def test_cli_sweep_on_a_retrieval_folder_optimises_ndcg_by_default(tiny_bert_path, tmp_path, capsys):
+    from beir_data import write_beir
+
+    from slimlib.cli import main
+
+    folder = write_beir(tmp_path / "tiny-beir")
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"format": "slimlib.grid/v1", "base_model": str(tiny_bert_path),
+                                "grid": tiny_axes(1)}))
+    url = f"sqlite:///{tmp_path / 'beir.db'}"
+    assert main(["sweep", str(grid), "--engine", "inline", "--data", str(folder), "--storage", url,
+                 "--study", "beir"]) == 0
+    out = capsys.readouterr().out
+    trial_lines = [line for line in out.splitlines() if line.startswith("trial")]
+    assert len(trial_lines) == 2 and all(re.search(r"ndcg@10 \d\.\d{4}", line) for line in trial_lines)
+    assert " sts " not in out
+    assert "[size:min, speed:max, ndcg:max]" in out  # the front's columns are named
+    meta, rows, front = store.study_rows("beir", url)
+    assert meta["objectives"] == ["size:min", "speed:max", "ndcg:max"]
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    assert len(done) == 2 and all(0.0 <= r["compressed"]["ndcg_at_10"] <= 1.0 for r in done)
+    assert meta["data"] == str(folder)
+    pts = frontier.points(rows, front)
+    assert frontier.accuracy_axis(pts) == "ndcg" and all(p["ndcg"] is not None and p["sts"] is None for p in pts)
+
+    assert main(["sweep", str(grid), "--engine", "inline", "--data", str(folder), "--objectives", "sts:max",
+                 "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "--objectives: sts needs labelled pairs" in err and "use ndcg:max" in err

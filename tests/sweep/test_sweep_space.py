@@ -95,7 +95,7 @@ def test_a_default_space_search_wastes_no_trial_on_a_recipe_that_does_not_fit(ti
     assert any(not fits(recipe_for(space, sample_assignment(space, lambda k, v, r=random.Random(i): r.choice(v))), shape)
                for i in range(200))
     engine = InstantEngine()
-    cfg = RunConfig(study_name="fit", objectives=parse_objectives("size,speed,fidelity", has_data=False),
+    cfg = RunConfig(study_name="fit", objectives=parse_objectives("size,speed,fidelity", kind=None),
                     storage_url=f"sqlite:///{tmp_path / 'fit.db'}")
     summary = run_search(space, 60, engine, cfg, make_sampler("random", 60, seed=3))
     assert summary.finished == 60 and summary.failed == 0
