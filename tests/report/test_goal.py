@@ -113,3 +113,37 @@ def test_parse_reads_what_people_type_and_rejects_the_rest():
                        ("score:speedup*x", "metric*weight"), ("score:speedup,speedup", "twice")]:
         with pytest.raises(GoalError, match=re.escape(words)):
             Goal.parse(bad)
+
+
+# Retrieval metrics: goals read the one metric list, so nDCG@10 constraints and objectives work like STS's.
+RETRIEVAL_POINTS = [
+    {"ndcg_retained": 1.0, "ndcg_at_10": 0.61, "speedup": 1.0, "size_mb": 90.9},   # baseline
+    {"ndcg_retained": 0.97, "ndcg_at_10": 0.59, "speedup": 2.4, "size_mb": 23.0},  # meets, fastest that does
+    {"ndcg_retained": 0.93, "ndcg_at_10": 0.57, "speedup": 3.5, "size_mb": 12.0},  # fastest, misses nDCG
+    {"ndcg_retained": None, "ndcg_at_10": None, "speedup": 5.0, "size_mb": 5.0},   # STS-only row: not judged
+]
+
+
+def test_an_ndcg_constraint_parses_and_ranks():
+    goal = Goal.parse("ndcg_retained>=0.95;max:speedup")
+    assert goal.constraints == (Constraint("ndcg_retained", ">=", 0.95),) and goal.objective == "speedup"
+    assert goal.to_text() == "ndcg_retained>=0.95;max:speedup"
+    assert goal.describe() == "nDCG@10 retained at least 95.0%; maximise Speedup"
+    out = rank(RETRIEVAL_POINTS, goal)
+    assert out.best == 1 and out.ties == [1]
+    by = {s.index: s for s in out.scores}
+    assert by[2].feasible is False and "nDCG@10 retained 93.0% < 95.0%" in by[2].status()
+    assert by[3].feasible is None and by[3].status() == "not measured: nDCG@10 retained"
+
+
+def test_ndcg_as_the_objective_and_in_a_score():
+    most_accurate = Goal.parse("size_mb<=30;max:ndcg_at_10")
+    assert rank(RETRIEVAL_POINTS, most_accurate).best == 1  # 0.59 beats 0.57; the baseline is too big
+    assert Goal.parse("max:ndcg_retained").metrics() == ["ndcg_retained"]
+    with pytest.raises(GoalError, match=r"nDCG@10 is better when larger; write max:ndcg_at_10"):
+        Goal.parse("min:ndcg_at_10")
+    scored = Goal.parse("score:speedup*1,ndcg_retained*3")
+    assert scored.weights == (("speedup", 1.0), ("ndcg_retained", 3.0))
+    score, missing = objective_score(scored, RETRIEVAL_POINTS[1])
+    assert missing == [] and score == pytest.approx(math.log(2.4) + 3 * math.log(0.97))
+    assert rank(RETRIEVAL_POINTS, scored).best == 2  # 3.5x speed outweighs 7% of nDCG at weight 3
