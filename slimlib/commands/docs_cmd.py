@@ -367,15 +367,32 @@ def cpu_sentence(features: list[str] | None) -> str:
            "says what to expect elsewhere."
 
 
+def load_line(rows: list[dict]) -> str:
+    """How busy the machine was: the fp32 model's own sentences/s in the rows' runs, per model."""
+    spans = []
+    for model in dict.fromkeys(r.get("model") for r in rows):
+        speeds = [r["baseline_sentences_per_s"] for r in rows
+                  if r.get("model") == model and r.get("baseline_sentences_per_s")]
+        if speeds:
+            low, high = min(speeds), max(speeds)
+            spans.append(f"{model} {low:.1f}" + (f"-{high:.1f}" if high - low >= 0.05 else ""))
+    if not spans:
+        return ""
+    return ("The cores are shared with other jobs: fp32 ran at " + ", ".join(spans) + " sentences/s during these runs "
+            "(an idle 2-core machine runs MiniLM at a few hundred), and the busier the cores, the less a speed ratio "
+            "means (±20-40% at best).")
+
+
 def _headline_block(results: dict) -> str:
     data = results.get("headline")
     if not data or not data.get("rows"):
         return "No results yet: `make bench BENCH_ARGS=headline` writes `benchmarks/results/headline.json`."
     return "\n".join([_table(data["rows"], HEADLINE_COLUMNS), "",
                       machine_line(data, with_date=False) + " Size, speed and STS (Spearman x100 on the 1,500 STS-B "
-                      "dev pairs, or a fixed stratified sample of 150 where a row says quick) are each against the same model's fp32; speed is timed interleaved in one process on "
-                      "shared cores, so read it within about ±20-40%. More rows, dates and versions: "
-                      "[docs/benchmarks.md](docs/benchmarks.md).", "", cpu_sentence(data.get("cpu_features"))])
+                      "dev pairs, or a fixed stratified sample of 150 where a row says quick) are each against the same "
+                      "model's fp32, and speed is timed interleaved in one process. " + load_line(data["rows"]) +
+                      " More rows, dates and versions: [docs/benchmarks.md](docs/benchmarks.md).", "",
+                      cpu_sentence(data.get("cpu_features"))])
 
 
 def _retrieval_block(results: dict) -> str:
