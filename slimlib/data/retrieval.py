@@ -28,9 +28,12 @@ QUERIES_FILE = "queries.jsonl"
 QRELS_FILE = "qrels/test.tsv"
 MAX_RETRIEVAL_FILE_BYTES = 500 * 1024 * 1024
 MAX_ZIP_BYTES = 1024 * 1024 * 1024
-# A quick evaluation's share of a retrieval set (one definition for the app, `eval --quick` and sweeps).
-QUICK_QUERIES = 50
-QUICK_OTHER_DOCUMENTS = 300
+# A quick evaluation's share of a retrieval set (one definition for the app, `eval --quick` and sweeps),
+# sized so a live point on Cranfield costs about what 150 STS pairs do: a Cranfield abstract (~240
+# tokens) costs a MiniLM ~6x a short sentence, one cut to ~128 tokens (600 characters) ~2.5x.
+QUICK_QUERIES = 16
+QUICK_OTHER_DOCUMENTS = 32
+QUICK_DOCUMENT_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -193,13 +196,22 @@ def document_text(doc: dict) -> str:
     return f"{title} {text}".strip() if title else text
 
 
-def quick_subset(full: RetrievalSet, queries: int = QUICK_QUERIES,
-                 other_documents: int = QUICK_OTHER_DOCUMENTS) -> RetrievalSet:
+def _cut(text: str, chars: int | None) -> str:
+    """The first `chars` characters, ending at a word boundary (the whole text when it is shorter)."""
+    if chars is None or len(text) <= chars:
+        return text
+    head = text[:chars]
+    return head[: head.rfind(" ")] if " " in head else head
+
+
+def quick_subset(full: RetrievalSet, queries: int = QUICK_QUERIES, other_documents: int = QUICK_OTHER_DOCUMENTS,
+                 document_chars: int | None = QUICK_DOCUMENT_CHARS) -> RetrievalSet:
     """A fixed, stratified cut of `full`: `queries` queries spread evenly over the range of how many
     relevant documents they have, every document relevant to one of them, and `other_documents` more
-    documents evenly spaced over the rest of the corpus (distractors). Deterministic; the whole set when
-    it is no larger than the cut."""
-    if full.queries <= queries and full.documents <= queries * 10 + other_documents:
+    documents evenly spaced over the rest of the corpus (distractors), each document cut to its first
+    `document_chars` characters. Deterministic; the whole set when it is no larger than the cut."""
+    if (full.queries <= queries and full.documents <= queries * 10 + other_documents
+            and all(len(t) <= (document_chars or len(t)) for t in full.doc_texts)):
         return full
     by_count = sorted(range(full.queries), key=lambda i: (len(full.qrels[full.query_ids[i]]), i))
     k = min(queries, full.queries)
@@ -212,7 +224,7 @@ def quick_subset(full: RetrievalSet, queries: int = QUICK_QUERIES,
     keep = [i for i, d in enumerate(full.doc_ids) if d in relevant or i in others]
     return RetrievalSet(
         doc_ids=tuple(full.doc_ids[i] for i in keep),
-        doc_texts=tuple(full.doc_texts[i] for i in keep),
+        doc_texts=tuple(_cut(full.doc_texts[i], document_chars) for i in keep),
         query_ids=tuple(query_ids),
         query_texts=tuple(full.query_texts[i] for i in chosen),
         qrels={q: full.qrels[q] for q in query_ids},
@@ -220,7 +232,8 @@ def quick_subset(full: RetrievalSet, queries: int = QUICK_QUERIES,
         digest=full.digest,
         sample=(f"stratified: {k} of {full.queries} queries (evenly spaced over their number of relevant documents), "
                 f"their {len(relevant)} relevant documents and {n_other} others evenly spaced over the corpus: "
-                f"{len(keep)} of {full.documents} documents"),
+                f"{len(keep)} of {full.documents} documents"
+                + (f", each cut to its first {document_chars} characters" if document_chars else "")),
     )
 
 

@@ -77,6 +77,17 @@ def test_quick_subset_is_fixed_stratified_and_keeps_the_relevant_documents(tmp_p
     assert quick_subset(cut, queries=8, other_documents=100) is cut  # small sets are used whole
 
 
+def test_quick_subset_cuts_long_documents_at_a_word_boundary(tmp_path):
+    long_text = " ".join(f"word{i}" for i in range(400))
+    full = read_retrieval(write_beir(tmp_path / "set", docs={"a": long_text, "b": "short"}, queries={"q": "x"},
+                                     qrels={"q": {"a": 1}}))
+    cut = quick_subset(full, queries=1, other_documents=1, document_chars=50)
+    text = cut.doc_texts[cut.doc_ids.index("a")]
+    assert len(text) <= 50 and long_text.startswith(text) and long_text[len(text)] == " "
+    assert "each cut to its first 50 characters" in cut.sample
+    assert quick_subset(full, queries=1, other_documents=1, document_chars=None) is full
+
+
 def test_zip_of_a_folder_unpacks_to_it_and_refuses_escaping_paths(tmp_path):
     folder = write_beir(tmp_path / "mine")
     archive = tmp_path / "mine.zip"
