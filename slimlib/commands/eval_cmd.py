@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..data.pairs import QUICK_PAIRS
-from ..data.retrieval import QUICK_OTHER_DOCUMENTS, QUICK_QUERIES
+from ..data.retrieval import QUICK_DOCUMENT_CHARS, QUICK_OTHER_DOCUMENTS, QUICK_QUERIES
 from ..measure.metrics import QUICK_ROUNDS
 from .common import load_recipe, print_json, tqdm_progress
 
@@ -19,7 +19,7 @@ and search unless --full):
             same sample; "measurement" says data_pairs of data_pairs_total
   retrieval on a fixed stratified subset of a BEIR folder: {QUICK_QUERIES} queries (spread over their number
             of relevant documents), every document relevant to them and {QUICK_OTHER_DOCUMENTS} others evenly
-            spaced over the corpus; "measurement.data_sample" says so
+            spaced over the corpus, each cut to {QUICK_DOCUMENT_CHARS} characters; "measurement.data_sample" says so
 Without --quick: every pair (or every query over the whole corpus), 300 fidelity sentences, speed over ~350.
 Accuracy figures carry a 95% interval (`..._ci`, a paired bootstrap over pairs or queries) and
 "significance" says whether the compressed model's difference is within noise.
