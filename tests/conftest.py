@@ -8,14 +8,13 @@ users take, so every op can be tested in seconds on both architectures.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, build_tiny_model, mark_items
+
 STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
 # In-process app tests (AppTest) time a point's speed in the evaluation's call, whatever other tests ran
@@ -26,6 +25,9 @@ os.environ.setdefault("SLIMLIB_BACKGROUND_SPEED", "0")
 # Where the user's data folder is before the test run points SLIMLIB_DATA_DIR elsewhere: installed
 # named models (all-mpnet-base-v2, `make mpnet`) are read from it.
 USER_DATA_DIR = os.environ.get("SLIMLIB_DATA_DIR")
+
+def pytest_collection_modifyitems(config, items):
+    mark_items(items)  # slow and browser, from what each test uses (helpers.py says how)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,39 +75,6 @@ def mpnet():
     return load_base(str(folder))
 
 
-def build_tiny_model(folder: Path, model_type: str, layers: int = 3, heads: int = 4, hidden: int = 64,
-                     intermediate: int = 128, seed: int = 0, dropout: float = 0.1) -> Path:
-    """Write a tiny random sentence-transformers model folder of the given architecture (dropout: the
-    configs' default 0.1 for hidden states and attention)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.base.modules import Transformer
-    from sentence_transformers.sentence_transformer.modules import Pooling
-    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
-
-    from slimlib.model.base import bundled_model_path
-
-    torch.manual_seed(seed)
-    common = dict(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                  intermediate_size=intermediate, max_position_embeddings=128,
-                  hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-    if model_type == "bert":
-        hf = BertModel(BertConfig(**common), add_pooling_layer=False)
-    elif model_type == "mpnet":
-        hf = MPNetModel(MPNetConfig(**common), add_pooling_layer=False)
-    else:
-        raise ValueError(model_type)
-    hf_dir = folder / "hf"
-    hf.save_pretrained(hf_dir)
-    for name in TOKENIZER_FILES:
-        shutil.copy(Path(bundled_model_path()) / name, hf_dir / name)
-    transformer = Transformer(str(hf_dir), max_seq_length=64)
-    st = SentenceTransformer(modules=[transformer, Pooling(hidden, "mean")], device="cpu")
-    out = folder / "st"
-    st.save(str(out))
-    return out
-
-
 @pytest.fixture(scope="session")
 def tiny_bert_path(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"), "bert")
@@ -128,13 +97,6 @@ def tiny_mpnet(tiny_mpnet_path):
     from slimlib.model.base import load_base
 
     return load_base(str(tiny_mpnet_path))
-
-
-def dense_distill(teacher: Path, **settings) -> dict:
-    """A distill step of a few seconds on a tiny model (enough for the loss to fall) that learns a
-    Dense projection onto `teacher`'s width: with `wide_teacher`, 96-dim embeddings from a 64-wide student."""
-    return {"op": "distill", "steps": 20, "lr": 1e-3, "batch_size": 16, "max_seq_length": 32,
-            "teacher": str(teacher), "projection": "dense", **settings}
 
 
 @pytest.fixture(scope="session")
@@ -162,12 +124,3 @@ def normalized_student(tiny_bert_path, tmp_path_factory):
 def tiny(request, tiny_bert, tiny_mpnet):
     """Each tiny architecture in turn."""
     return tiny_bert if request.param == "bert" else tiny_mpnet
-
-
-SAMPLE_SENTENCES = [
-    "The cat sat on the mat.",
-    "A quick brown fox jumps over the lazy dog near the river bank.",
-    "How do I reset my password?",
-    "Quarterly revenue grew by 12 percent compared with last year.",
-    "Short one.",
-]

@@ -9,7 +9,7 @@ from slimlib.measure import metrics as measure
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 
 def compress(base, *steps: dict):

@@ -8,7 +8,7 @@ import time
 
 from slimlib.history import History
 
-from conftest import ROOT
+from helpers import ROOT
 
 WRITER = r"""
 import sys, time

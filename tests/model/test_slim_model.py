@@ -9,7 +9,7 @@ from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
 from slimlib.model.slim import SlimModel
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 
 def test_wrapped_copy_roundtrips_exactly(tiny, tmp_path):

@@ -17,7 +17,9 @@ from slimlib.ops.distill import distill
 from slimlib.ops.pipeline import OpContext, apply_recipe, prepare
 from slimlib.ops.recipe import Recipe, make_step
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
+
+pytestmark = pytest.mark.slow  # every test here trains (seconds each on the tiny models)
 
 # Small and quick on the tiny models; enough steps for the loss to move clearly.
 FAST = dict(steps=40, lr=1e-3, batch_size=16, max_seq_length=32)

@@ -20,7 +20,9 @@ from slimlib.ops.distill import project_to_width
 from slimlib.ops.pipeline import apply_recipe, prepare
 from slimlib.ops.recipe import FORMAT, Recipe, make_step
 
-from conftest import SAMPLE_SENTENCES, build_tiny_model, dense_distill
+from helpers import SAMPLE_SENTENCES, build_tiny_model, dense_distill
+
+pytestmark = pytest.mark.slow  # every test here trains (seconds each on the tiny models)
 
 
 @pytest.fixture

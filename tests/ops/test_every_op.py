@@ -18,7 +18,7 @@ from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 from slimlib.ops.registry import op_names, op_spec
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 
 @pytest.mark.parametrize("op", op_names())

@@ -17,7 +17,7 @@ from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
 from slimlib.model.slim import slim_of
 
-from conftest import SAMPLE_SENTENCES, dense_distill
+from helpers import SAMPLE_SENTENCES, dense_distill
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "runtimes.md"
 

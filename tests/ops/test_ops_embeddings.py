@@ -13,7 +13,7 @@ from slimlib.ops.factorize_embeddings import factorize_embedding
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 VOCAB, HIDDEN = 30522, 64  # the tiny fixtures' sizes
 

@@ -13,7 +13,7 @@ from slimlib.ops.low_rank import factorize, rank_for_energy, saves_parameters
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 HIDDEN, FFN, LAYERS = 64, 128, 3  # the tiny fixtures' sizes
 

@@ -15,7 +15,7 @@ from slimlib.ops.trim_vocab import BudgetTooSmall, choose_tokens, remap_tokenize
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import FORMAT, Recipe
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 UNCOVERED = ["Zyxquv blorfed the qwertyish 東京 naïve café.", "Ünïcödé ✓ emoji 🙂 and unknownwordsmithery"]
 

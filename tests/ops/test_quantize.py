@@ -13,7 +13,7 @@ from slimlib.model.packed import PackedEmbedding, PackedLinear, PackedWeight, pa
 from slimlib.ops.recipe import Recipe
 from slimlib.model.slim import slim_of
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 VARIANTS = {  # name -> quantize step
     "bf16": {"bits": 16, "float16": "bf16"},

@@ -12,7 +12,7 @@ from slimlib.model.files import folder_bytes
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe, make_step
 
-from conftest import SAMPLE_SENTENCES
+from helpers import SAMPLE_SENTENCES
 
 
 def _share(base, groups, init="mean"):

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from conftest import ROOT
+from helpers import ROOT
 
 SOURCES = [p for d in ("slimlib", "pages", "ui") for p in (ROOT / d).rglob("*.py")] + [ROOT / "app.py"]
 SOURCES = [p for p in SOURCES if p.is_file()]

@@ -18,7 +18,7 @@ from slimlib.ops.recipe import FORMAT, Recipe
 from slimlib.workflows.export import export
 from slimlib.workflows.verify import REFERENCE_NAME, verify_folder, write_reference
 
-from conftest import dense_distill
+from helpers import dense_distill
 
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
 
