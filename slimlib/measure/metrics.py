@@ -5,7 +5,8 @@
 - sentences_per_s: on a fixed sentence set, always timed together with the baseline in the same call,
   quick and full alike (`paired_throughput`, slimlib/measure/timing.py): the two models alternate batch
   by batch, each batch's best round counts, and the timing carries its spread; a wide spread or a ratio
-  beyond what compute and kernels explain repeats it, then labels it noisy;
+  beyond what compute and kernels explain repeats it, then labels it noisy. An int8 ONNX model is timed
+  (and scored) as an exported folder runs it: tokenizers, the ONNX Runtime session, numpy pooling;
 - sts_spearman: Spearman x100 of cosine similarity against gold scores of a pair file;
 - fidelity: mean cosine to the original model's embeddings of the same sentences, and the
   Spearman correlation of the two models' pairwise similarities.
@@ -24,6 +25,7 @@ from scipy.stats import spearmanr
 
 from ..data.corpus import project_sentences, sentences_hash
 from ..model.files import folder_bytes, write_model_files
+from ..model.onnx_session import deployed_encoder
 from ..model.parts import count_params  # noqa: F401  (measuring code reads every number from here)
 from ..data.pairs import Pair
 from . import timing
@@ -50,6 +52,12 @@ def artifact_size(st_model) -> int:
 
 
 def encode(st_model, sentences, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """Embeddings (float32, unnormalized unless the model normalizes). An int8 ONNX model runs its
+    deployed path (tokenizers, the ONNX Runtime session, numpy pooling: what an exported folder runs),
+    in sentence-transformers' batches, so its embeddings are those of `st_model.encode`."""
+    deployed = deployed_encoder(st_model)
+    if deployed is not None:
+        return deployed.encode(sentences, batch_size)
     with torch.inference_mode():
         out = st_model.encode(list(sentences), batch_size=batch_size, convert_to_numpy=True,
                               show_progress_bar=False, normalize_embeddings=False)
