@@ -10,7 +10,8 @@ def add_parser(sub) -> None:
                                    "trade-off charts and the table (plotly.js embedded: opens offline).")
     p.add_argument("recipes", nargs="+", help="recipe JSON files")
     p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--data", help="labelled pair file for STS Spearman")
+    p.add_argument("--data", help="labelled pair file for STS Spearman, or a retrieval folder in the BEIR layout "
+                                  "(corpus.jsonl, queries.jsonl, qrels/test.tsv) for nDCG@10, Recall@10 and MRR@10")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--quick", action="store_true", help="measure on a subset")
     p.set_defaults(func=run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from .result import as_result, table_rows
+from .text import data_text
 
 
 def front_matter(recipe, standard: bool) -> list[str]:
@@ -83,16 +84,21 @@ def render(recipe, result: dict | None, fmt=None, notes: list[str] | None = None
         return "\n".join(lines) + "\n"
     r = as_result(result)
     m = r.measurement
-    lines += ["| metric | baseline | this model | ratio | how |", "|---|---|---|---|---|"]
     rows = table_rows(r)
-    lines += [f"| {row['name']} | {row['baseline']} | {row['compressed']} | {row['ratio']} | {row['how']} |" for row in rows]
+    if any(row["interval"] for row in rows):  # accuracy with 95% intervals (and whether the change is noise)
+        lines += ["| metric | baseline | this model | ratio | how | 95% interval |", "|---|---|---|---|---|---|"]
+        lines += [f"| {row['name']} | {row['baseline']} | {row['compressed']} | {row['ratio']} | {row['how']} | "
+                  f"{row['interval'].removeprefix('95% CI ')} |" for row in rows]
+    else:
+        lines += ["| metric | baseline | this model | ratio | how |", "|---|---|---|---|---|"]
+        lines += [f"| {row['name']} | {row['baseline']} | {row['compressed']} | {row['ratio']} | {row['how']} |"
+                  for row in rows]
     lines += ["", "Units: " + "; ".join(f"{row['name']}: {row['unit']}" for row in rows) + "."]
-    pairs = r.pairs_text()
     lines += [
         "",
         f"Speed: {m.get('speed_sentences')} sentences, batch {m.get('batch_size')}, median of {m.get('speed_runs')} runs "
         f"after a warm-up, {m.get('threads')} torch threads, interleaved with the baseline in one process. "
-        f"Accuracy data: {m.get('data_file') or 'none given (STS not measured)'}" + (f" ({pairs})." if pairs else "."),
+        f"Accuracy data: {data_text(r)}.",
         "",
         f"Hardware: {(m.get('hardware') or {}).get('cpu', 'unknown')}, {(m.get('hardware') or {}).get('cores', '?')} cores, "
         f"CPU features: {', '.join((m.get('hardware') or {}).get('features', [])) or 'unknown'}.",

@@ -100,6 +100,12 @@ def test_reports_print_the_listed_metrics(real_result):
     assert rows["sts_spearman"]["compressed"] in text and rows["sts_spearman"]["compressed"] in card
     assert rows["sentences_per_s"]["ratio"] == METRICS["speedup"].format(real_result["ratios"]["speedup"])
     assert re.search(r"\b50( of [\d,]+)? pairs", card)  # data_pairs_total, when evaluate writes it
+    # The data set is named with its size (the file's name, not this machine's path) in all three reports.
+    named = re.compile(r"pair file sts-dev-200\.csv: 50 of [\d,]+ pairs")
+    assert named.search(text) and named.search(card) and named.search(page)
+    assert rows["sts_spearman"]["interval"].startswith("95% CI ")  # STS carries its interval too
+    assert rows["sts_spearman"]["interval"] in text
+    assert rows["sts_spearman"]["interval"].removeprefix("95% CI ") in card
 
 
 def test_the_baseline_row_says_baseline_rather_than_a_speed_ratio_against_itself(real_result):
