@@ -17,7 +17,7 @@ from slimlib.ops.registry import op_specs
 
 from . import state
 from .op_controls import Widgets, control_for
-from .evaluation import NO_DATA, STSB_DEV, DataChoice, data_choice, save_upload
+from .evaluation import CRANFIELD, NO_DATA, STSB_DEV, DataChoice, data_choice, retrieval_choice, save_upload
 
 OTHER_SOURCES = ("local folder", "Hugging Face hub id")
 
@@ -56,59 +56,101 @@ def model_picker() -> str:
     return name
 
 
-DATA_MODES = ("STS Benchmark dev (shared data folder)", "upload a pair file", "a pair file path", "none (fidelity only)")
+# The mode names are the saved choice's values (the Export page and tests read them): keep them stable.
+STSB_MODE, CRANFIELD_MODE = "STS Benchmark dev (shared data folder)", "Cranfield retrieval (shared data folder)"
+UPLOAD_MODE, PATH_MODE, NONE_MODE = "upload a pair file", "a pair file path", "none (fidelity only)"
+DATA_MODES = (STSB_MODE, CRANFIELD_MODE, UPLOAD_MODE, PATH_MODE, NONE_MODE)
+MODE_CAPTIONS = {
+    STSB_MODE: "STS Spearman on 1,500 labelled pairs",
+    CRANFIELD_MODE: "retrieval nDCG@10 / Recall@10 / MRR@10 (BEIR layout)",
+    UPLOAD_MODE: "a CSV/TSV of scored pairs, or a .zip of a BEIR retrieval folder",
+    PATH_MODE: "a pair file, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)",
+    NONE_MODE: "fidelity to the original only",
+}
+LAST_GOOD_DATA = "data.last_good"  # the last choice that read cleanly: kept while a new one is malformed
+
+
+def data_modes() -> tuple[str, ...]:
+    """The modes offered: the built-in Cranfield folder only where it exists."""
+    return tuple(m for m in DATA_MODES if m != CRANFIELD_MODE or CRANFIELD.is_dir())
+
+
+def _chosen_data(mode: str, saved: dict) -> DataChoice:
+    """The data of a mode (raises DataFileError with one line naming the user's file or folder)."""
+    if mode == STSB_MODE:
+        return data_choice(str(STSB_DEV), "STS-B dev")
+    if mode == CRANFIELD_MODE:
+        return retrieval_choice(CRANFIELD, CRANFIELD.name)
+    if mode == UPLOAD_MODE:
+        upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score), or a .zip of "
+                                  "a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)",
+                                  type=["csv", "tsv", "txt", "zip"], key="w.data_upload",
+                                  on_change=_upload_changed, args=(saved,))
+        if upload is not None:
+            saved["upload"] = None  # until the new file is kept: a bad one never leaves the old one in use
+            saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
+        if saved["upload"] is None:
+            st.caption("No file yet: fidelity only.")
+            return NO_DATA
+        path, name = saved["upload"]
+        if upload is None:
+            st.caption(f"Using the file uploaded earlier: {name}")
+        label = Path(name).stem if name.lower().endswith(".zip") else name
+        try:
+            return data_choice(path, label, name=name)
+        except SlimlibError as exc:  # whatever raised it, the user knows the file by its own name
+            raise type(exc)(str(exc).replace(path, name)) from None
+    if mode == PATH_MODE:
+        path = st.text_input("Pair file or BEIR folder path", key="w.data_path", on_change=_keep,
+                             args=(saved, "w.data_path", "path"),
+                             help="A CSV/TSV of scored pairs (STS), or a folder with corpus.jsonl, queries.jsonl and "
+                                  "qrels/test.tsv (retrieval); the kind is detected.")
+        saved["path"] = path
+        path = path.strip()
+        return data_choice(path, Path(path).name or path) if path else NO_DATA
+    return NO_DATA
+
+
+def _keep(saved: dict, widget: str, field: str) -> None:
+    saved[field] = st.session_state.get(widget)
+
+
+def _upload_changed(saved: dict) -> None:
+    if st.session_state.get("w.data_upload") is None:  # the user removed the file
+        saved["upload"] = None
 
 
 def data_picker() -> DataChoice:
-    """The labelled pairs for STS; fidelity on the project's own sentences is always measured.
+    """The evaluation data: labelled pairs for STS or a BEIR folder for retrieval; fidelity on the
+    project's own sentences is always measured.
 
     The choice lives in a plain session key ("data.saved"), because a widget's value vanishes when
     another page is shown: the user's changes reach it through on_change callbacks (which a page
-    switch never calls), and every run seeds the widgets from it. An upload is kept as a server copy,
-    so it survives other pages too; removing the file in the uploader forgets it. Messages name the
-    user's file, never the server's copy."""
-    saved = st.session_state.setdefault("data.saved", {"mode": DATA_MODES[0] if STSB_DEV.is_file() else DATA_MODES[3],
+    switch never calls), and every run seeds the widgets from it. An upload is kept as a server copy
+    (a .zip unpacked), so it survives other pages too; removing the file in the uploader forgets it.
+    Messages name the user's file, never the server's copy. A malformed file or folder shows its
+    one-line error and the evaluations keep the previous choice."""
+    modes = data_modes()
+    saved = st.session_state.setdefault("data.saved", {"mode": STSB_MODE if STSB_DEV.is_file() else NONE_MODE,
                                                        "path": "", "upload": None})
-
-    def keep(widget: str, field: str) -> None:
-        saved[field] = st.session_state.get(widget)
-
-    def upload_changed() -> None:
-        if st.session_state.get("w.data_upload") is None:  # the user removed the file
-            saved["upload"] = None
-
-    st.session_state["w.data_mode"] = saved["mode"] if saved.get("mode") in DATA_MODES else DATA_MODES[3]
+    saved.setdefault("upload", None)
+    st.session_state["w.data_mode"] = saved["mode"] if saved.get("mode") in modes else NONE_MODE
     st.session_state["w.data_path"] = saved.get("path") or ""
-    mode = st.radio("Evaluation data", DATA_MODES, key="w.data_mode", on_change=keep, args=("w.data_mode", "mode"),
+    mode = st.radio("Evaluation data", modes, key="w.data_mode", on_change=_keep, args=(saved, "w.data_mode", "mode"),
+                    captions=[MODE_CAPTIONS[m] for m in modes],
                     help="Fidelity (cosine to the original model on the project's sentences) is always measured; "
-                         "a labelled pair file adds STS Spearman.")
+                         "a labelled pair file adds STS Spearman, a BEIR retrieval folder nDCG@10, Recall@10 and "
+                         "MRR@10 (exact search over its corpus).")
     saved["mode"] = mode
     try:
-        if mode == DATA_MODES[0]:
-            return data_choice(str(STSB_DEV), "STS-B dev")
-        if mode == DATA_MODES[1]:
-            upload = st.file_uploader("Pair file (STS-B TSV, or CSV/TSV with sentence1, sentence2, score)",
-                                      type=["csv", "tsv", "txt"], key="w.data_upload", on_change=upload_changed)
-            if upload is not None:
-                saved["upload"] = (str(save_upload(upload.name, upload.getvalue())), upload.name)
-            if saved["upload"] is None:
-                st.caption("No file yet: fidelity only.")
-                return NO_DATA
-            path, name = saved["upload"]
-            if upload is None:
-                st.caption(f"Using the file uploaded earlier: {name}")
-            try:
-                return data_choice(path, name, name=name)
-            except SlimlibError as exc:  # whatever raised it, the user knows the file by its own name
-                raise type(exc)(str(exc).replace(path, name)) from None
-        if mode == DATA_MODES[2]:
-            path = st.text_input("Pair file path", key="w.data_path", on_change=keep, args=("w.data_path", "path"))
-            saved["path"] = path
-            return data_choice(path.strip(), Path(path.strip()).name) if path.strip() else NO_DATA
+        choice = _chosen_data(mode, saved)
     except SlimlibError as exc:
         st.error(str(exc))
-        return NO_DATA
-    return NO_DATA
+        previous = st.session_state.get(LAST_GOOD_DATA, NO_DATA)
+        st.caption(f"Still evaluating on the previous data: {previous.label}.")
+        return previous
+    st.session_state[LAST_GOOD_DATA] = choice
+    return choice
 
 
 def op_controls(shape: ModelShape) -> dict:

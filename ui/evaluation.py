@@ -7,6 +7,8 @@ to the history, which is also what the trade-off chart draws.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,8 @@ import streamlit as st
 from slimlib.workflows.evaluate import QUICK_DEFINITION, EvalOptions, evaluate
 from slimlib.history import Entry
 from slimlib.data.pairs import QUICK_PAIRS, read_pairs  # noqa: F401  (QUICK_PAIRS: one definition, in slimlib)
+from slimlib.data.retrieval import (CORPUS_FILE, QRELS_FILE, QUERIES_FILE, QUICK_DOCUMENT_CHARS, QUICK_OTHER_DOCUMENTS,
+                                    QUICK_QUERIES, extract_zip, looks_like_retrieval, read_retrieval)
 from slimlib.paths import PROJECT_DIR, data_dir
 from slimlib.ops.pipeline import apply_recipe
 from slimlib.ops.recipe import Recipe
@@ -24,24 +28,35 @@ from .resources import base_model, history
 from .speed_timer import speed_timer
 
 STSB_DEV = PROJECT_DIR.parent / "shared" / "data" / "stsb" / "sts-dev.csv"
-# Quick (interactive) evaluations score STS on a fixed stratified sample of QUICK_PAIRS pairs and time
-# speed against the baseline in the same call (slimlib.workflows.evaluate, the CLI's `eval --quick`), so a
-# control change shows its point within seconds; the full evaluation uses every pair.
+CRANFIELD = PROJECT_DIR.parent / "shared" / "data" / "cranfield"  # a BEIR folder: offered when it exists
+# Quick (interactive) evaluations score STS on a fixed stratified sample of QUICK_PAIRS pairs (retrieval on
+# a fixed stratified subset of QUICK_QUERIES queries, their relevant documents and QUICK_OTHER_DOCUMENTS
+# others, each cut to QUICK_DOCUMENT_CHARS characters) and time speed against the baseline in the same call
+# (slimlib.workflows.evaluate, the CLI's `eval --quick`), so a control change shows its point within seconds;
+# the full evaluation uses everything.
+PAIRS, RETRIEVAL = "pairs", "retrieval"
 
 
 @dataclass(frozen=True)
 class DataChoice:
-    """The labelled pairs an evaluation scores STS on (None: fidelity only)."""
+    """What an evaluation scores accuracy on: labelled pairs (STS), a BEIR retrieval folder (nDCG@10,
+    Recall@10, MRR@10) or nothing (path None: fidelity only)."""
 
     path: str | None
     label: str
     digest: str = ""
+    kind: str | None = None  # PAIRS, RETRIEVAL or None (no data)
 
     def key(self, quick: bool) -> str:
-        """The history key: the file's content, and for quick results the quick definition they follow."""
-        quick_part = f"quick{QUICK_DEFINITION}-{QUICK_PAIRS}"
+        """The history key: the data's content, and for quick results the quick definition they follow
+        (for retrieval data the quick cut too, so a change of it never mixes with older rows)."""
         if not self.path:
             return f"none:quick{QUICK_DEFINITION}" if quick else "none"
+        if self.kind == RETRIEVAL:
+            quick_part = (f"quick{QUICK_DEFINITION}-retrieval-{QUICK_QUERIES}q-{QUICK_OTHER_DOCUMENTS}d-"
+                          f"{QUICK_DOCUMENT_CHARS}c")
+            return f"beir-{self.digest}:{quick_part if quick else 'all'}"
+        quick_part = f"quick{QUICK_DEFINITION}-{QUICK_PAIRS}"
         return f"{self.digest}:{quick_part if quick else 'all'}"
 
     def options(self, quick: bool) -> EvalOptions:
@@ -49,6 +64,7 @@ class DataChoice:
 
 
 NO_DATA = DataChoice(None, "none (fidelity only)")
+UPLOADS = "uploads"
 
 
 def file_digest(path: str | Path) -> str:
@@ -65,23 +81,96 @@ def _validated(path: str, mtime: float, name: str | None = None) -> tuple[str, i
     return file_digest(path), len(read_pairs(path, name))
 
 
+def _stamp(folder: Path) -> tuple:
+    """What changes when a retrieval folder's files change (size and mtime of each; absent ones too)."""
+    out = []
+    for rel in (CORPUS_FILE, QUERIES_FILE, QRELS_FILE):
+        path = folder / rel
+        out.append((rel, path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (rel, None, None))
+    return tuple(out)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _validated_retrieval(path: str, stamp: tuple, name: str | None = None) -> tuple[str, int, int]:
+    """Read once to fail early with the folder's own one-line error; returns (digest, queries, documents)."""
+    data = read_retrieval(path, name)
+    return data.digest, data.queries, data.documents
+
+
+def retrieval_choice(path: str | Path, label: str, name: str | None = None) -> DataChoice:
+    """A checked BEIR folder (raises DataFileError naming the file, line and what is expected)."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        read_retrieval(folder, name)  # raises the standard "retrieval folder not found" message
+    folder = folder.resolve()
+    digest, queries, documents = _validated_retrieval(str(folder), _stamp(folder), name)
+    return DataChoice(str(folder), f"{label} ({queries:,} queries, {documents:,} documents)", digest, RETRIEVAL)
+
+
 def data_choice(path: str, label: str, name: str | None = None) -> DataChoice:
-    """A checked pair file (raises DataFileError with a one-line message).
+    """A checked pair file, BEIR folder or .zip of one (the kind is detected; raises DataFileError with
+    a one-line message).
 
     `name` is what messages call the file (an upload's own name rather than the server's copy)."""
     resolved = Path(path).expanduser()
+    if resolved.suffix.lower() == ".zip" and resolved.is_file():  # a typed path to a zip: unpacked like an upload
+        name = name or resolved.name
+        resolved = save_upload(resolved.name, resolved.read_bytes())
+    if looks_like_retrieval(resolved) or (not resolved.exists() and not resolved.suffix):
+        return retrieval_choice(resolved, label, name)
     if not resolved.is_file():
         read_pairs(resolved, name)  # raises the standard "pair file not found" message
     digest, count = _validated(str(resolved.resolve()), resolved.stat().st_mtime, name)
-    return DataChoice(str(resolved.resolve()), f"{label} ({count} pairs)", digest)
+    return DataChoice(str(resolved.resolve()), f"{label} ({count} pairs)", digest, PAIRS)
+
+
+def _corpus_root(folder: Path) -> Path | None:
+    """The folder of an unpacked archive that holds corpus.jsonl (its top level or one top folder)."""
+    for candidate in [folder, *sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "__MACOSX")]:
+        if (candidate / CORPUS_FILE).is_file():
+            return candidate
+    return None
+
+
+def _save_zip(folder: Path, digest: str, name: str, data: bytes) -> Path:
+    """Unpack an uploaded .zip of a BEIR folder into uploads/<content hash>/ (once: a re-upload finds it)
+    and return the folder holding corpus.jsonl. A bad archive leaves nothing behind and raises the
+    one-line DataFileError naming the user's file."""
+    target = folder / digest
+    if target.is_dir():
+        root = _corpus_root(target)
+        if root is not None:
+            return root
+        shutil.rmtree(target, ignore_errors=True)  # an older unpack without a corpus: start again
+    partial = folder / f".{digest}.{uuid.uuid4().hex[:8]}.partial"
+    archive = partial.with_suffix(".zip")
+    partial.mkdir(parents=True)
+    try:
+        archive.write_bytes(data)
+        extract_zip(archive, partial, name=name)
+        try:
+            partial.rename(target)  # atomic: another session's unpack of the same bytes may have won
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        archive.unlink(missing_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+    root = _corpus_root(target)
+    assert root is not None  # extract_zip checked that the archive holds corpus.jsonl
+    return root
 
 
 def save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded pair file in the data directory, named by content (re-uploads are free)."""
-    folder = data_dir() / "uploads"
+    """Keep an uploaded file in the data directory, named by content (re-uploads are free): a pair file
+    as uploads/<hash>.csv, a .zip of a BEIR folder unpacked into uploads/<hash>/ (returns that folder)."""
+    folder = data_dir() / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    if Path(name).suffix.lower() == ".zip":
+        return _save_zip(folder, digest, name, data)
     suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".csv", ".tsv", ".txt") else ".csv"
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    path = folder / f"{digest}{suffix}"
     if not path.exists():
         path.write_bytes(data)
     return path
