@@ -82,7 +82,9 @@ def explore() -> None:
                 start_job("distillation + quick evaluation", evaluation_job(recipe, data, quick=True))
                 st.rerun()
         if current is not None and current.quick and data.path:
-            if buttons[1].button("Run full evaluation", help="All pairs, all speed sentences; runs in the background."):
+            every = "all queries and documents" if data.kind == "retrieval" else "all pairs"
+            if buttons[1].button("Run full evaluation", help=f"{every[0].upper() + every[1:]}, all speed sentences; "
+                                                             "runs in the background, with progress and Stop."):
                 start_job("full evaluation", evaluation_job(recipe, data, quick=False))
                 st.rerun()
 
@@ -92,16 +94,16 @@ def explore() -> None:
             st.caption(f"note: {note}")
 
     st.subheader("Goal: one number for what you care about")
-    goal = goal_editor()
+    goal = goal_editor(data.kind)
     if recipe is not None:
         state.publish_link(recipe)  # after the goal editor, so the link carries the goal too
 
     st.subheader("Trade-off")
-    x_axis, y_wanted, log_x = axis_pickers()
+    x_axis, y_wanted, log_x = axis_pickers(data.kind)
     keys = {data.key(True), data.key(False)}
     entries = [e for e in history().entries(model_hash=ctx.base.content_hash) if e.data_key in keys]
     points = chart_points(entries)
-    y_axis, fallback = choose_y(points, y_wanted)
+    y_axis, fallback = choose_y(points, y_wanted, data.kind)
     if fallback:
         st.info(fallback)
     outcome = rank(points, goal) if goal is not None else None
@@ -112,8 +114,11 @@ def explore() -> None:
     chart_key = f"tradeoff.{st.session_state.get('chart_generation', 0)}"
     picked = tradeoff_chart(points, x_axis, y_axis, current.id if current else None, chart_key, log_x=log_x,
                             best_id=best_id)
+    bars = (" Vertical bars: the 95% interval of the accuracy (paired bootstrap over the "
+            + ("queries" if data.kind == "retrieval" else "pairs") + ").") if any(
+        (p.get("intervals") or {}).get(y_axis) for p in points) else ""
     st.caption(f"{len(entries)} configs evaluated on this data. Circles: quick evaluations (a subset of the data); "
-               "diamonds: full evaluations. Faded: dominated (another config is better on both axes). Grey diamonds "
+               f"diamonds: full evaluations.{bars} Faded: dominated (another config is better on both axes). Grey diamonds "
                "with names: published results on other models (not measured here). Click a point to restore its config.")
     if outcome is not None:
         if outcome.best is not None:

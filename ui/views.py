@@ -10,8 +10,8 @@ from slimlib.ops.registry import recipe_label  # noqa: F401  (re-exported for th
 from slimlib.report.charts import tradeoff_figure
 from slimlib.report.goal import DEFAULT_GOAL, Constraint, Goal, GoalOutcome
 from slimlib.report.references import references
-from slimlib.report.result import CARD_METRICS, METRICS, EvalResult, measurement_text
-from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, baseline_metrics, metrics_of
+from slimlib.report.result import METRICS, EvalResult, card_metrics, measurement_text
+from slimlib.report.tradeoff import X_CHOICES, Y_CHOICES, baseline_metrics, default_y, metrics_of
 from slimlib.workflows.evaluate import speed_pending
 
 from . import state
@@ -20,12 +20,27 @@ from .resources import history
 from .speed_timer import speed_timer
 
 
+def point_intervals(result: EvalResult) -> tuple[dict, dict]:
+    """The 95% intervals ({metric: [low, high]}) and verdicts ({metric: "within noise", ...}) of a config's
+    accuracy metrics, for the chart's error bars and hover text (none for the baseline: 1.0 by definition)."""
+    intervals, verdicts = {}, {}
+    for key in Y_CHOICES + ("sts_spearman", "ndcg_at_10", "recall_at_10", "mrr_at_10", "recall_retained",
+                            "mrr_retained"):
+        span = METRICS[key].interval(result)
+        if span is not None:
+            intervals[key] = [span[0], span[1]]
+            if result.verdict(key):
+                verdicts[key] = result.verdict(key)
+    return intervals, verdicts
+
+
 def entry_point(entry: Entry) -> dict:
-    """One history row as a chart point: every metric, its recipe label, quick or full, and how the
-    speed and STS were obtained (for points drawn without them)."""
+    """One history row as a chart point: every metric, its recipe label, quick or full, how the speed
+    and the accuracy were obtained (for points drawn without them) and the accuracy's 95% intervals."""
     result = EvalResult.from_dict(entry.result)
     baseline = result.is_baseline or not entry.recipe.get("steps")
     metrics = baseline_metrics(result) if baseline else metrics_of(result)
+    intervals, verdicts = ({}, {}) if baseline else point_intervals(result)
     return {
         **metrics,
         "id": entry.id,
@@ -34,11 +49,15 @@ def entry_point(entry: Entry) -> dict:
         "evaluation": "quick" if entry.quick else "full",
         "data": entry.data_label,
         "how": {key: METRICS[key].how(result) for key in X_CHOICES + Y_CHOICES},
+        "intervals": intervals,
+        "verdicts": verdicts,
+        "data_kind": result.data_kind,
     }
 
 
 # Card deltas: relative change for amounts (size, parameters, speed), a difference for scores.
-DIFFERENCE = {"sts_spearman": "{:+.2f}", "fidelity": "{:+.4f}"}
+DIFFERENCE = {"sts_spearman": "{:+.2f}", "ndcg_at_10": "{:+.4f}", "fidelity": "{:+.4f}"}
+ACCURACY_CARDS = ("sts_spearman", "ndcg_at_10")  # the cards that carry a 95% interval and a verdict
 
 
 def card_delta(key: str, value: float | None, base: float | None) -> str | None:
@@ -51,15 +70,47 @@ def card_delta(key: str, value: float | None, base: float | None) -> str | None:
     return f"{value / base - 1:+.1%}"
 
 
+def subset_text(result: EvalResult) -> str | None:
+    """ "quick: 50 of 225 queries" / "quick: 100 of 1,500 pairs" when a quick evaluation scored a subset."""
+    m = result.measurement
+    if not result.quick:
+        return None
+    if result.data_kind == "retrieval" and m.get("data_queries"):
+        total = m.get("data_queries_total") or m["data_queries"]
+        return f"quick: {m['data_queries']:,} of {total:,} queries" if total != m["data_queries"] else None
+    scored, total = m.get("data_pairs"), m.get("data_pairs_total")
+    return f"quick: {scored:,} of {total:,} pairs" if scored and total and total != scored else None
+
+
+def accuracy_caption(key: str, result: EvalResult, is_baseline: bool) -> str:
+    """Under an accuracy card: how it was measured, its 95% interval (the verdict against the baseline
+    when the data cannot tell them apart or can) and the quick subset it was scored on."""
+    m = METRICS[key]
+    parts = [m.how(result)]
+    span = m.interval(result, baseline=is_baseline)
+    if span is not None:
+        parts.append(f"95% CI {m.format(span[0])}-{m.format(span[1])}")
+    verdict = result.verdict(key)
+    if verdict and not is_baseline:
+        parts.append(verdict)
+    subset = subset_text(result)
+    if subset and m.value(result) is not None:
+        parts.append(subset)
+    return "; ".join(parts)
+
+
 def metric_cards(entry: Entry) -> None:
-    """One card per CARD_METRICS metric: value, change against the baseline, how it was obtained.
+    """One card per card_metrics() metric (the accuracy card is nDCG@10 on retrieval data, STS on pairs):
+    value, change against the baseline, how it was obtained; the accuracy card adds its 95% interval,
+    "within noise" when the data cannot tell the config from the baseline, and the quick subset.
 
     With no compression the config is the baseline: its cards show the baseline's own numbers, marked
     "baseline" rather than a change (its speed is the model timed against an identical copy, so a
     change would be timing noise shown as a speed-up)."""
     result = EvalResult.from_dict(entry.result)
     is_baseline = result.is_baseline or not entry.recipe.get("steps")
-    for col, key in zip(st.columns(len(CARD_METRICS)), CARD_METRICS):
+    keys = card_metrics(result)
+    for col, key in zip(st.columns(len(keys)), keys):
         m = METRICS[key]
         value, base = m.value(result), m.baseline_value(result)
         if is_baseline:
@@ -67,14 +118,23 @@ def metric_cards(entry: Entry) -> None:
                        "baseline", delta_color="off", delta_arrow="off",
                        help=f"{m.help}. No compression: the original model's own value.")
         else:
+            noise = result.verdict(key) == "within noise"
             col.metric(m.card or m.name, m.format(value, compact=True, missing="n/a"), card_delta(key, value, base),
-                       delta_color="inverse" if m.direction == "min" else "normal",
-                       help=f"{m.help}. Baseline: {m.format(base, compact=True)}.")
-        col.caption(m.how(result))
+                       delta_color="off" if noise else "inverse" if m.direction == "min" else "normal",
+                       help=f"{m.help}. Baseline: {m.format(base, compact=True)}."
+                            + (" The difference is within the noise of this data (95% paired bootstrap)." if noise else ""))
+        col.caption(accuracy_caption(key, result, is_baseline) if key in ACCURACY_CARDS else m.how(result))
     st.caption(measurement_text(result)[0].upper() + measurement_text(result)[1:])
 
 
-def axis_pickers() -> tuple[str, str, bool]:
+def axis_pickers(data_kind: str | None = None) -> tuple[str, str, bool]:
+    """The chart's axes and log switch. The y axis starts on the data's own accuracy (nDCG@10 retained on a
+    retrieval folder, STS retained on pairs) and follows a change of the data's kind."""
+    ss = st.session_state
+    kind_changed = ss.get("view.y_kind", data_kind) != data_kind
+    if "view.y" not in ss or (kind_changed and ss["view.y"] != "fidelity"):
+        ss["view.y"] = default_y(data_kind)  # (set before the radio is drawn: Streamlit allows that)
+    ss["view.y_kind"] = data_kind
     cols = st.columns([2, 2, 1])
     x = cols[0].radio("x axis", X_CHOICES, horizontal=True, key="view.x", format_func=lambda k: METRICS[k].name)
     y = cols[1].radio("y axis", Y_CHOICES, horizontal=True, key="view.y", format_func=lambda k: METRICS[k].name)
@@ -102,10 +162,11 @@ def tradeoff_chart(points: list[dict], x: str, y: str, current_id: int | None, k
 
 # The goal -------------------------------------------------------------------------------------
 # Every metric can be in a goal (a shared link may name any); the usual ones first.
-GOAL_METRICS = tuple(dict.fromkeys(("sts_retained", "fidelity", "size_mb", "size", "params", "speedup", "latency_ms",
-                                    *METRICS)))
-SUGGESTED_BOUND = {"sts_retained": 0.97, "fidelity": 0.98, "size_mb": 25.0, "size": 0.5, "params": 0.8,
-                   "speedup": 2.0, "latency_ms": 5.0, "sts_spearman": 80.0, "fidelity_spearman": 95.0}
+GOAL_METRICS = tuple(dict.fromkeys(("sts_retained", "ndcg_retained", "fidelity", "size_mb", "size", "params", "speedup",
+                                    "latency_ms", "ndcg_at_10", *METRICS)))
+SUGGESTED_BOUND = {"sts_retained": 0.97, "ndcg_retained": 0.95, "fidelity": 0.98, "size_mb": 25.0, "size": 0.5,
+                   "params": 0.8, "speedup": 2.0, "latency_ms": 5.0, "sts_spearman": 80.0, "ndcg_at_10": 0.3,
+                   "recall_retained": 0.95, "mrr_retained": 0.95, "fidelity_spearman": 95.0}
 WHOLE_UNITS = ("size_mb", "latency_ms", "param_count", "sentences_per_s", "sts_spearman", "fidelity_spearman")
 OBJECTIVES = ("one metric", "weighted score")
 
@@ -135,7 +196,16 @@ def _seed_goal_widgets(goal: Goal) -> None:
             ss[f"w.goal.weight.{k}"] = float(w)
 
 
-def goal_editor() -> Goal | None:
+def default_goal(data_kind: str | None = None) -> Goal:
+    """The goal the editor starts from: on a retrieval folder, its accuracy is nDCG@10 rather than STS."""
+    if data_kind != "retrieval":
+        return DEFAULT_GOAL
+    constraints = tuple(Constraint("ndcg_retained", c.op, SUGGESTED_BOUND["ndcg_retained"])
+                        if c.metric == "sts_retained" else c for c in DEFAULT_GOAL.constraints)
+    return Goal(constraints, DEFAULT_GOAL.objective, DEFAULT_GOAL.weights)
+
+
+def goal_editor(data_kind: str | None = None) -> Goal | None:
     """Constraints and an objective; the text form is the session's goal (and the link's `goal`)."""
     ss = st.session_state
     current = state.goal_text()
@@ -153,7 +223,7 @@ def goal_editor() -> Goal | None:
         state.set_goal(None)
         return None
     if "w.goal.constraints" not in ss:
-        _seed_goal_widgets(DEFAULT_GOAL)
+        _seed_goal_widgets(default_goal(data_kind))
     cols = st.columns([3, 2])
     chosen = cols[0].multiselect("Constraints on", GOAL_METRICS, key="w.goal.constraints", format_func=_goal_name)
     constraints = []
@@ -173,7 +243,7 @@ def goal_editor() -> Goal | None:
         objective = cols[1].selectbox("Metric", GOAL_METRICS, key="w.goal.objective", format_func=_goal_name)
         goal = Goal(tuple(constraints), objective)
     else:
-        ss.setdefault("w.goal.weighted", ["speedup", "sts_retained"])
+        ss.setdefault("w.goal.weighted", ["speedup", default_y(data_kind)])
         weighted = cols[1].multiselect("Score on", GOAL_METRICS, key="w.goal.weighted", format_func=_goal_name)
         weights = []
         for key in weighted:

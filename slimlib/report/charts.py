@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import plotly.graph_objects as go
 
 from .result import METRICS
-from .tradeoff import dominated_flags, objectives_for, pareto_front, place_points
+from .tradeoff import dominated_flags, error_bars, objectives_for, pareto_front, place_points
 
 FRONT_COLOR = "#1f77b4"
 FADED_OPACITY = 0.25
@@ -25,7 +25,7 @@ MARKER = 12  # every config the same size: size on this chart already means "byt
 # Quick evaluations (a subset of the data) and full ones are told apart by the marker's shape.
 SYMBOLS = {("config", "quick"): "circle", ("config", "full"): "diamond",
            ("baseline", "quick"): "star", ("baseline", "full"): "star-diamond"}
-HOVER_METRICS = ("size_mb", "latency_ms", "sts_spearman")
+HOVER_METRICS = ("size_mb", "latency_ms", "sts_spearman", "ndcg_at_10")
 
 
 def _records(points) -> list[dict]:
@@ -58,7 +58,13 @@ def hover_text(point: dict, x: str, y: str) -> str:
             continue
         value = point.get(key)
         if value is not None:
-            lines.append(f"{metric.name}: {metric.format(value)} <i>({metric.unit})</i>")
+            line = f"{metric.name}: {metric.format(value)} <i>({metric.unit})</i>"
+            span = (point.get("intervals") or {}).get(key)
+            if span:
+                verdict = (point.get("verdicts") or {}).get(key)
+                line += (f"<br>&nbsp;&nbsp;95% CI {metric.format(span[0])}-{metric.format(span[1])}"
+                         + (f"; {verdict}" if verdict else ""))
+            lines.append(line)
     if point.get("evaluation"):
         lines.append(f"{point['evaluation']} evaluation" + (f" on {point['data']}" if point.get("data") else ""))
     if point.get("goal_text"):
@@ -72,13 +78,15 @@ def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", references
 
     `points` are dicts with the metric keys of `slimlib.report.result.METRICS` plus `id` (returned on
     selection as customdata), `label` (the recipe's label), `kind` ("config" or "baseline") and
-    `evaluation` ("quick" or "full", drawn as circles and diamonds). Points with a y value but no x
+    `evaluation` ("quick" or "full", drawn as circles and diamonds); points with `intervals`
+    ({metric: [low, high]}, the 95% interval) get error bars on y. Points with a y value but no x
     value (speed not measured) are drawn at the axis edge, labelled, instead of vanishing.
     `references` are published anchors (`slimlib.report.references`), drawn apart and labelled
     "published, not measured here", with their source in the hover text. `best_id` marks the
     config a goal picked (slimlib.report.goal).
     """
     records, missing = place_points(_records(points), x, y, log_x=log_x)
+    has_bars = error_bars(records + missing, y) is not None
     objectives = objectives_for(x, y)
     dominated = dominated_flags(records, objectives)
     fig = go.Figure()
@@ -86,6 +94,10 @@ def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", references
     def scatter(name, rows, color, opacity, showlegend=True, **extra):
         if not rows:
             return
+        bars = error_bars(rows, y)
+        if bars is not None:  # the 95% interval of each point's y value (none: no bar)
+            extra["error_y"] = dict(type="data", symmetric=False, array=bars[0], arrayminus=bars[1], visible=True,
+                                    color=color, thickness=1.2, width=3)
         fig.add_trace(go.Scatter(
             name=name, mode="markers", showlegend=showlegend,
             x=[r[x] for r in rows], y=[r[y] for r in rows],
@@ -142,7 +154,8 @@ def tradeoff_figure(points, x: str = "size", y: str = "sts_retained", references
 
     fig.update_layout(
         title=title, template="plotly_white", height=480, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis_title=METRICS[x].label + (" — log scale" if log_x else ""), yaxis_title=METRICS[y].label,
+        xaxis_title=METRICS[x].label + (" — log scale" if log_x else ""),
+        yaxis_title=METRICS[y].label + (" — bars: 95% interval" if has_bars else ""),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         clickmode="event+select", dragmode="pan",
     )
@@ -198,6 +211,18 @@ def treemap_figure(rows: Sequence[dict], title: str | None = None) -> go.Figure:
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 PARALLEL_METRICS = ("size", "params", "speedup", "sts_retained", "fidelity")
+RETRIEVAL_PARALLEL_METRICS = ("size", "params", "speedup", "ndcg_retained", "fidelity")
+
+
+def parallel_metrics(data_kinds: Iterable[str | None] = ()) -> tuple[str, ...]:
+    """The parallel-coordinates axes for configs evaluated on data of these kinds: nDCG@10 retained for
+    retrieval, STS retained for pairs (both when both kinds are chosen; a config lacking one leaves it out)."""
+    kinds = set(data_kinds)
+    if "retrieval" not in kinds:
+        return PARALLEL_METRICS
+    if kinds & {"pairs"}:
+        return ("size", "params", "speedup", "sts_retained", "ndcg_retained", "fidelity")
+    return RETRIEVAL_PARALLEL_METRICS
 
 
 def parallel_dimensions(rows: Sequence[dict], dimensions: Sequence[str] = PARALLEL_METRICS) -> tuple[list[dict], list[str]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .result import METRICS, X_CHOICES, Y_CHOICES, Metric, baseline_values_of, number as _number, values_of
 
 __all__ = ["METRICS", "Metric", "X_CHOICES", "Y_CHOICES", "metrics_of", "baseline_metrics", "objectives_for",
-           "dominates", "pareto_mask", "pareto_front", "dominated_flags", "choose_y", "axis_edge", "place_points"]
+           "dominates", "pareto_mask", "pareto_front", "dominated_flags", "default_y", "choose_y", "axis_edge",
+           "place_points", "error_bars"]
 
 
 def metrics_of(result: dict) -> dict:
@@ -71,11 +72,32 @@ def dominated_flags(points: list[dict], objectives: dict[str, str]) -> list[bool
 
 
 # What the chart does with points that lack a number ------------------------------------------------
-def choose_y(points: list[dict], y: str) -> tuple[str, str | None]:
-    """The y metric to draw and, if it had to change, why. STS needs a pair file: when no evaluated
-    point has an STS ratio the chart falls back to fidelity (always measured) instead of staying empty."""
-    if y == "sts_retained" and not any(_number(p.get(y)) is not None for p in points):
-        return "fidelity", ("No STS was measured for these configs (no pair file chosen): "
+ACCURACY_Y = ("sts_retained", "ndcg_retained")  # the y axes that need labelled data: a pair file or a BEIR folder
+_NO_DATA = {"sts_retained": ("STS", "no pair file chosen"), "ndcg_retained": ("nDCG@10", "no retrieval folder chosen")}
+
+
+def default_y(data_kind: str | None = None) -> str:
+    """The y axis for data of this kind ("retrieval": nDCG@10 retained; pairs or none: STS retained)."""
+    return "ndcg_retained" if data_kind == "retrieval" else "sts_retained"
+
+
+def choose_y(points: list[dict], y: str | None = None, data_kind: str | None = None) -> tuple[str, str | None]:
+    """The y metric to draw and, if it had to change, why. `y` None: the data kind's own (default_y).
+    An accuracy ratio needs labelled data: when no evaluated point has the wanted one the chart shows the
+    other accuracy ratio if the points have it (STS on pairs, nDCG@10 on a retrieval folder), else
+    fidelity (always measured), instead of staying empty."""
+    y = y or default_y(data_kind)
+
+    def measured(key: str) -> bool:
+        return any(_number(p.get(key)) is not None for p in points)
+
+    if y in ACCURACY_Y and not measured(y):
+        what, why = _NO_DATA[y]
+        other = next(k for k in ACCURACY_Y if k != y)
+        if measured(other):
+            return other, (f"No {what} was measured for these configs ({why}): "
+                           f"the y axis shows {METRICS[other].name} instead.")
+        return "fidelity", (f"No {what} was measured for these configs ({why}): "
                             "the y axis shows fidelity to the original model instead.")
     return y, None
 
@@ -102,3 +124,20 @@ def place_points(points: list[dict], x: str, y: str, log_x: bool = False) -> tup
     if edge is None:
         edge = 1.0
     return placed, [{**p, x: edge, "x_missing": True} for p in missing]
+
+
+def error_bars(rows: list[dict], y: str) -> tuple[list[float | None], list[float | None]] | None:
+    """(above, below) distances from each point's y value to its 95% interval (`intervals[y]`, as the app's
+    chart points carry them), None for a point without one; None when no point has one."""
+    above, below = [], []
+    for row in rows:
+        span = (row.get("intervals") or {}).get(y)
+        value = _number(row.get(y))
+        if value is None or not span or len(span) != 2 or any(_number(v) is None for v in span):
+            above.append(None)
+            below.append(None)
+            continue
+        low, high = float(span[0]), float(span[1])
+        above.append(max(high - value, 0.0))
+        below.append(max(value - low, 0.0))
+    return (above, below) if any(v is not None for v in above) else None
