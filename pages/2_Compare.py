@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slimlib.report.charts import parallel_figure
+from slimlib.report.charts import parallel_figure, parallel_metrics
 from slimlib.ops.recipe import Recipe
-from slimlib.report.result import METRICS
+from slimlib.report.result import METRICS, EvalResult
 from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.resources import history
@@ -34,7 +34,18 @@ if len(chosen) < 2:
     st.warning("Choose at least two configs.")
     st.stop()
 
-COLUMNS = ("size_mb", "size", "params", "speedup", "sts_spearman", "sts_retained", "fidelity", "latency_ms")
+# The accuracy columns follow the chosen configs' data: STS on pair files, nDCG@10 (and friends) on a retrieval folder.
+ACCURACY_COLUMNS = {"pairs": ("sts_spearman", "sts_retained"),
+                    "retrieval": ("ndcg_at_10", "ndcg_retained", "recall_at_10", "mrr_at_10")}
+
+
+def columns_for(kinds: set) -> tuple[str, ...]:
+    accuracy = [key for kind in ("pairs", "retrieval") if kind in kinds for key in ACCURACY_COLUMNS[kind]]
+    return ("size_mb", "size", "params", "speedup", *(accuracy or ACCURACY_COLUMNS["pairs"]), "fidelity", "latency_ms")
+
+
+kinds = {EvalResult.from_dict(by_id[i].result).data_kind for i in chosen}
+COLUMNS = columns_for(kinds)
 rows = []
 for entry_id in chosen:
     e = by_id[entry_id]
@@ -46,11 +57,13 @@ for entry_id in chosen:
     rows.append(row)
 st.dataframe(rows, hide_index=True)
 names = [f"#{i} {recipe_label(by_id[i].recipe)}" for i in chosen]
-st.plotly_chart(parallel_figure([metrics_of(by_id[i].result) for i in chosen], names=names),
+st.plotly_chart(parallel_figure([metrics_of(by_id[i].result) for i in chosen], parallel_metrics(kinds), names=names),
                 key="compare.parallel", width="stretch")
 st.caption("One line per config, coloured as the bar on the right names it. Size and parameters are fractions of the "
-           "baseline (lower is better); speedup a multiple of its speed; STS retained a fraction of its STS; fidelity "
-           "the mean cosine to its embeddings (higher is better).")
+           "baseline (lower is better); speedup a multiple of its speed; "
+           + ("nDCG@10 retained a fraction of its retrieval nDCG@10; " if "retrieval" in kinds else "")
+           + ("STS retained a fraction of its STS; " if "retrieval" not in kinds or "pairs" in kinds else "")
+           + "fidelity the mean cosine to its embeddings (higher is better).")
 
 st.subheader("Open one in Explore")
 cols = st.columns(len(chosen))

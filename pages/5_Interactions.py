@@ -55,8 +55,13 @@ b_default = DEFAULT_KNOBS[1] if DEFAULT_KNOBS[1] in b_keys else b_keys[0]
 if st.session_state.get("inter.b") not in b_keys:
     st.session_state["inter.b"] = b_default
 b_key = cols[1].selectbox("Knob B (columns)", b_keys, key="inter.b", format_func=knob_title)
-metric = cols[2].radio("Show", GRID_METRICS, key="inter.metric", format_func=lambda k: METRICS[k].name, horizontal=True,
-                       help="Ratios to the baseline, so 'off x off' is 1. STS needs a pair file (sidebar).")
+# On a retrieval folder the accuracy ratio is nDCG@10 retained rather than STS retained.
+grid_metrics = tuple("ndcg_retained" if k == "sts_retained" and data.kind == "retrieval" else k for k in GRID_METRICS)
+if st.session_state.get("inter.metric") not in grid_metrics:
+    st.session_state.pop("inter.metric", None)
+metric = cols[2].radio("Show", grid_metrics, key="inter.metric", format_func=lambda k: METRICS[k].name, horizontal=True,
+                       help="Ratios to the baseline, so 'off x off' is 1. STS needs a pair file, nDCG@10 a BEIR "
+                            "retrieval folder (sidebar).")
 
 sel = st.columns(2)
 a_off, b_off = axes[a_key][0], axes[b_key][0]
@@ -116,8 +121,9 @@ table = interaction_table(measured, a_values, b_values)
 a_labels = [knob_label(a_key, v, a_off) for v in a_values]
 b_labels = [knob_label(b_key, v, b_off) for v in b_values]
 name = METRICS[metric].name
-if metric == "sts_retained" and all(v is None for v in measured.values()) and not data.path:
-    st.info("STS needs a pair file: choose one in the sidebar, or show fidelity.")
+if metric in ("sts_retained", "ndcg_retained") and all(v is None for v in measured.values()) and not data.path:
+    st.info(f"{'STS needs a pair file' if metric == 'sts_retained' else 'nDCG@10 needs a retrieval folder'}: "
+            "choose one in the sidebar, or show fidelity.")
 if all(v is None for row in table.measured for v in row):
     st.info("Nothing measured on this grid yet: evaluate it above (cells measured elsewhere are picked up too).")
     st.stop()

@@ -86,7 +86,7 @@ result = EvalResult.from_dict(chosen.result)
 st.title(f"{ctx.base.name}: {recipe_label(chosen.recipe)}")
 left, right = st.columns([1, 1])
 with left:
-    y, fallback = choose_y(points, "sts_retained")
+    y, fallback = choose_y(points, None, data.kind)  # nDCG@10 retained on a retrieval folder, STS on pairs
     fig = tradeoff_figure(points, x="size", y=y, current_id=chosen.id, best_id=best_id)
     fig.update_layout(height=330, legend=dict(font=dict(size=9)), margin=dict(l=0, r=0, t=60, b=0))
     st.plotly_chart(fig, key="present.chart", width="stretch", config={"displayModeBar": False, "staticPlot": True})
@@ -95,8 +95,9 @@ with left:
                + ". Faded points are dominated. " + (fallback or ""))
 with right:
     st.subheader("Its numbers")
+    table = [{**r, "how": r["how"] + (f"; {r['interval']}" if r.get("interval") else "")} for r in table_rows(result)]
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in ("name", "baseline", "compressed", "ratio", "how"))
-                   + "</tr>" for r in table_rows(result))
+                   + "</tr>" for r in table)
     st.markdown(f"<div class='present-table'><table><tr><th>metric</th><th>baseline</th><th>this config</th>"
                 f"<th>ratio</th><th>how</th></tr>{rows}</table></div>", unsafe_allow_html=True)
     hw = result.measurement.get("hardware") or {}
