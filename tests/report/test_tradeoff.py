@@ -179,3 +179,38 @@ def test_presets_build_valid_recipes_and_judge_claims():
 @pytest.mark.parametrize("ref", references(), ids=lambda r: r["short"])
 def test_every_reference_quotes_a_source_and_is_labelled(ref):
     assert ref["source"] and ref["label"] == LABEL and ref["kind"] == "published"
+
+
+def _retrieval_points():
+    return [{**p, "sts_retained": None, "ndcg_retained": p["sts_retained"],
+             "intervals": {} if p["kind"] == "baseline" else
+             {"ndcg_retained": [p["sts_retained"] - 0.05, p["sts_retained"] + 0.02]}} for p in _chart_points()]
+
+
+def test_on_retrieval_data_the_y_axis_is_ndcg_retained():
+    from slimlib.report.tradeoff import default_y
+
+    points = _retrieval_points()
+    assert default_y("retrieval") == "ndcg_retained" and default_y("pairs") == default_y(None) == "sts_retained"
+    assert choose_y(points, None, "retrieval") == ("ndcg_retained", None)
+    y, note = choose_y(points, "sts_retained")  # asked for STS on a retrieval folder: nDCG, saying why
+    assert y == "ndcg_retained" and "nDCG@10 retained" in note
+    y, note = choose_y(_chart_points(), "ndcg_retained")  # asked for nDCG on pairs: STS
+    assert y == "sts_retained" and "retrieval folder" in note
+    y, note = choose_y([{**p, "sts_retained": None} for p in _chart_points()], "ndcg_retained")
+    assert y == "fidelity" and "fidelity" in note
+
+
+def test_points_with_intervals_get_error_bars_on_y():
+    traces = _traces(tradeoff_figure(_retrieval_points(), x="size", y="ndcg_retained"))
+    bars = traces["frontier configs"]["error_y"]
+    ys = list(traces["frontier configs"]["y"])
+    assert bars["type"] == "data" and bars["visible"] and not bars["symmetric"]
+    assert list(bars["array"]) == pytest.approx([0.02] * len(ys)) and list(bars["arrayminus"]) == pytest.approx([0.05] * len(ys))
+    assert "error_y" not in traces["baseline (measured here)"]  # 1.0 by definition: no interval
+    fig = tradeoff_figure(_retrieval_points(), x="size", y="ndcg_retained").to_dict()
+    assert "95% interval" in fig["layout"]["yaxis"]["title"]["text"]
+    assert any("95% CI" in h for t in fig["data"] for h in (t.get("hovertext") or []))
+    # No intervals (pair data from before they existed, or fidelity): no bars.
+    assert all("error_y" not in t for t in _traces(tradeoff_figure(_chart_points(), x="size", y="sts_retained")).values())
+    assert all("error_y" not in t for t in _traces(tradeoff_figure(_retrieval_points(), x="size", y="fidelity")).values())
