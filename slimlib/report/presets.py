@@ -3,10 +3,22 @@
 Each preset pairs a recipe with the claim it tests, written as explicit checks on measured ratios
 (`slimlib.report.tradeoff.metrics_of`), so "does this model confirm it?" is computed, not eyeballed. A
 check whose metric was not measured (no pair file, no fast kernel) says so instead of passing.
+
+A claim about accuracy can be checked on STS (a pair file: `sts_retained`) and, for presets whose
+`confirms_on` includes "retrieval", on retrieval too (a BEIR folder: `ndcg_retained`). One replay
+scores one kind of data, so `judge` checks the accuracy on the data the result was scored on and
+leaves the other kind's checks out (a retrieval replay is not "partly measured" for lacking STS).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PAIRS, RETRIEVAL = "pairs", "retrieval"
+# The data kind an accuracy metric needs (metrics not listed need none).
+NEEDS = {"sts_retained": PAIRS, "sts_spearman": PAIRS,
+         "ndcg_retained": RETRIEVAL, "recall_retained": RETRIEVAL, "mrr_retained": RETRIEVAL,
+         "ndcg_at_10": RETRIEVAL, "recall_at_10": RETRIEVAL, "mrr_at_10": RETRIEVAL}
+DATA_NAMES = {PAIRS: "STS (a pair file)", RETRIEVAL: "retrieval (nDCG@10 on a BEIR folder)"}
 
 from ..ops.recipe import Recipe, make_step
 
@@ -18,6 +30,11 @@ class Check:
     threshold: float
     text: str  # the part of the claim this check stands for
 
+    @property
+    def data(self) -> str | None:
+        """The kind of data the check needs: "pairs" (STS), "retrieval" (nDCG@10, ...) or None (size, speed)."""
+        return NEEDS.get(self.metric)
+
     def judge(self, metrics: dict) -> dict:
         value = metrics.get(self.metric)
         if value is None:
@@ -25,7 +42,7 @@ class Check:
         else:
             passed = value <= self.threshold if self.op == "<=" else value >= self.threshold
         return {"claim": self.text, "metric": self.metric, "expected": f"{self.op} {self.threshold:g}",
-                "measured": value, "passed": passed}
+                "measured": value, "passed": passed, "data": self.data}
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,24 @@ class Preset:
     def ops(self) -> list[str]:
         return [step["op"] for step in self.steps]
 
+    @property
+    def confirms_on(self) -> tuple[str, ...]:
+        """The kinds of data its accuracy claim is checked on: ("pairs",) or ("pairs", "retrieval")."""
+        kinds = {check.data for check in self.checks if check.data}
+        return tuple(k for k in (PAIRS, RETRIEVAL) if k in kinds)
+
+    @property
+    def retrieval(self) -> bool:
+        """True when the claim is confirmed on retrieval as well as on STS."""
+        return RETRIEVAL in self.confirms_on
+
+    def confirms_on_text(self) -> str:
+        """ "STS (a pair file) and retrieval (nDCG@10 on a BEIR folder)" or "STS (a pair file) only"."""
+        names = [DATA_NAMES[k] for k in self.confirms_on]
+        if not names:
+            return "no accuracy check"
+        return " and ".join(names) if len(names) > 1 else f"{names[0]} only"
+
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
@@ -56,7 +91,8 @@ PRESETS: tuple[Preset, ...] = (
         # of all 22.7M parameters, the closest a single training-free op gets to 20%.
         steps=({"op": "prune_ffn", "keep": 0.36},),
         checks=(Check("params", "<=", 0.82, "about 20% fewer parameters"),
-                Check("sts_retained", ">=", 0.97, "accuracy within 3% (STS retained)")),
+                Check("sts_retained", ">=", 0.97, "accuracy within 3% (STS retained)"),
+                Check("ndcg_retained", ">=", 0.97, "accuracy within 3% on retrieval (nDCG@10 retained)")),
         note="Training-free: no recovery step, so this tests pruning alone.",
     ),
     Preset(
@@ -67,7 +103,8 @@ PRESETS: tuple[Preset, ...] = (
         steps=({"op": "quantize", "bits": 8},),
         checks=(Check("size", "<=", 0.3, "4x smaller (size at most 0.3 of the baseline)"),
                 Check("speedup", ">=", 3.2, "about 4x faster (at least 3.2x)"),
-                Check("sts_retained", ">=", 0.99, "minimal loss (99% of STS retained)")),
+                Check("sts_retained", ">=", 0.99, "minimal loss (99% of STS retained)"),
+                Check("ndcg_retained", ">=", 0.99, "minimal loss on retrieval (99% of nDCG@10 retained)")),
     ),
     Preset(
         key="half_layers",
@@ -76,7 +113,8 @@ PRESETS: tuple[Preset, ...] = (
         source="sentence-transformers distillation README (stsb-roberta-base, 6 of 12 layers)",
         steps=({"op": "drop_layers", "keep": 3}, {"op": "distill", "steps": 300}),
         checks=(Check("speedup", ">=", 1.5, "roughly 1.7x faster (at least 1.5x)"),
-                Check("sts_retained", ">=", 0.99, "about -0.2% (at least 99% of STS retained)")),
+                Check("sts_retained", ">=", 0.99, "about -0.2% (at least 99% of STS retained)"),
+                Check("ndcg_retained", ">=", 0.99, "about -0.2% on retrieval (at least 99% of nDCG@10 retained)")),
         trains=True,
         note="Distillation trains for a few minutes on 2 cores; it runs in the background with a Stop button.",
     ),
@@ -127,6 +165,27 @@ def verdict(results: list[dict]) -> str:
     return "partly confirmed" if any(known) else "not confirmed"
 
 
-def judge(item: Preset, metrics: dict) -> tuple[str, list[dict]]:
-    results = [check.judge(metrics) for check in item.checks]
+def scored_on(metrics: dict) -> str | None:
+    """The kind of data a result's accuracy was scored on, read from its metrics (None: neither)."""
+    has = {kind for key, kind in NEEDS.items() if metrics.get(key) is not None}
+    if len(has) == 1:
+        return has.pop()
+    return None
+
+
+def judge(item: Preset, metrics: dict, data_kind: str | None = None) -> tuple[str, list[dict]]:
+    """The verdict and each check's outcome. Accuracy checks of the other kind of data than the result
+    was scored on (`data_kind`, else read from the metrics) are left out; with no labelled data every
+    check is kept, its accuracy ones "not measured"."""
+    kind = data_kind or scored_on(metrics)
+    checks = [c for c in item.checks if kind is None or c.data in (None, kind)]
+    results = [check.judge(metrics) for check in checks]
     return verdict(results), results
+
+
+def listing() -> list[dict]:
+    """One row per preset for lists and tables: key, title, claim, source, whether it trains, and the
+    data its accuracy claim is confirmed on."""
+    return [{"key": p.key, "title": p.title, "claim": p.claim, "source": p.source, "trains": p.trains,
+             "confirms_on": list(p.confirms_on), "retrieval": p.retrieval, "confirmed_on": p.confirms_on_text()}
+            for p in PRESETS]

@@ -108,3 +108,14 @@ def test_cli_report_takes_a_retrieval_folder(tiny_bert_path, tmp_path, capsys):
     page = out.read_text(encoding="utf-8")
     assert "Accuracy data: retrieval folder my-beir: 3 queries over 9 documents." in page
     assert "<th>nDCG@10: 95% interval</th>" in page
+
+
+def test_a_preset_is_judged_on_a_real_retrieval_result(retrieval_result):
+    from slimlib.report.presets import PRESETS, judge
+    from slimlib.report.tradeoff import metrics_of
+
+    prune20 = next(p for p in PRESETS if p.key == "prune20")
+    _outcome, checks = judge(prune20, metrics_of(retrieval_result))
+    ndcg = next(c for c in checks if c["metric"] == "ndcg_retained")
+    assert ndcg["measured"] == retrieval_result["ratios"]["ndcg_at_10_retained"] and ndcg["passed"] is not None
+    assert "sts_retained" not in {c["metric"] for c in checks}
