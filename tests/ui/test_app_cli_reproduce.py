@@ -15,7 +15,6 @@ def test_app_recipe_reproduces_through_the_cli(tiny_bert_path, stsb_dev, tmp_pat
     from slimlib.cli import main
     from slimlib.history import History
     from ui.config import default_config
-    from ui.evaluation import QUICK_PAIRS
 
     monkeypatch.setenv("SLIMLIB_DATA_DIR", str(tmp_path / "data"))
     at = AppTest.from_file(str(APP), default_timeout=900)

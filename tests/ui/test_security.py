@@ -1,6 +1,5 @@
 """Static guarantees from SECURITY.md: data-only inputs, no remote code, no pickle."""
 import re
-from pathlib import Path
 
 from helpers import ROOT
 

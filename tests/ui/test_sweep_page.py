@@ -6,8 +6,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from slimlib.sweep import store
 from slimlib.sweep.background import SearchProcess, search_command, write_space
 from slimlib.sweep.frontier import points
