@@ -1,4 +1,4 @@
-"""Sentence sources: the project's own corpus, and user files of sentences or pairs."""
+"""Sentence sources: the project's own corpus, user files of sentences or pairs, and retrieval folders."""
 from __future__ import annotations
 
 import hashlib
@@ -21,10 +21,15 @@ def project_sentences() -> tuple[str, ...]:
 
 
 def load_sentences(source: str = "default") -> list[str]:
-    """Sentences from "default" (the project corpus), a text file (one a line) or a pair file."""
+    """Sentences from "default" (the project corpus), a text file (one a line), a pair file, or a
+    retrieval folder in the BEIR layout (its queries and documents: RetrievalSet.texts())."""
     if source in (None, "", "default"):
         return list(project_sentences())
     path = Path(source)
+    if path.is_dir():  # a BEIR folder; anything else in a folder fails with read_retrieval's one line
+        from .retrieval import read_retrieval
+
+        return read_retrieval(path).texts()
     text = read_user_text(path, "sentence file", DataFileError, MAX_SENTENCE_FILE_BYTES,
                           "save it as UTF-8 with one sentence per line")
     from .pairs import looks_like_pair_file, read_pairs
