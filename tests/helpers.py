@@ -28,7 +28,9 @@ def mark_items(items) -> None:
     """slow: uses a real model (directly or through another fixture) or starts a server and a browser;
     browser: drives Chromium. Tests that load the bundled model by name carry @pytest.mark.slow."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        named = {value for value in params.values() if isinstance(value, str)}  # a fixture param "minilm"
+        if SLOW_FIXTURES & (set(getattr(item, "fixturenames", ())) | named):
             item.add_marker(pytest.mark.slow)
         module = getattr(item, "module", None)
         if module is not None and uses_browser(module):

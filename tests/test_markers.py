@@ -32,9 +32,11 @@ def test_a_real_model_or_a_browser_makes_a_test_slow():
 
     plain, real, nested, browser = (FakeItem(["tiny_bert", "tmp_path"]), FakeItem(["minilm"]),
                                     FakeItem(["minilm_int8", "minilm"]), FakeItem([], module_using(launch)))
-    mark_items([plain, real, nested, browser])
+    by_param = FakeItem(["explore"])
+    by_param.callspec = types.SimpleNamespace(params={"explore": "minilm"})
+    mark_items([plain, real, nested, browser, by_param])
     assert plain.markers == set()
-    assert real.markers == nested.markers == {"slow"}
+    assert real.markers == nested.markers == by_param.markers == {"slow"}
     assert browser.markers == {"slow", "browser"}
 
 
