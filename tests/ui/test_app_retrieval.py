@@ -231,3 +231,16 @@ def test_compare_and_present_show_ndcg_on_retrieval_data(tiny_bert_path, tmp_pat
     assert any("error_y" in t for t in spec["data"])
     html = " ".join(m.value for m in present.markdown)
     assert "nDCG@10" in html and "95% CI" in html
+
+
+def test_the_shared_cranfield_folder_is_a_built_in_choice_read_in_place():
+    from ui.controls import CRANFIELD_MODE, data_modes
+    from ui.evaluation import CRANFIELD, retrieval_choice
+
+    if not (CRANFIELD / "corpus.jsonl").is_file():
+        assert CRANFIELD_MODE not in data_modes()  # offered only where it exists
+        pytest.skip(f"Cranfield not found at {CRANFIELD}")
+    assert CRANFIELD_MODE in data_modes()
+    choice = retrieval_choice(CRANFIELD, CRANFIELD.name)
+    assert choice.label == "cranfield (225 queries, 1,400 documents)" and choice.kind == "retrieval"
+    assert choice.path == str(CRANFIELD.resolve())
