@@ -44,7 +44,7 @@ class Distill(Step):
     steps: int = setting("Optimizer steps.", default=1000)
     lr: float = setting("AdamW learning rate.", default=3e-4)
     batch_size: int = setting("Sentences per step.", default=64)
-    corpus: str = setting('"default" (the project sentences) or a text / pair file of training sentences.', default="default")
+    corpus: str = setting('"default" (the project sentences) or a text / pair file of training sentences, or a BEIR retrieval folder (its queries and documents).', default="default")
     seed: int = setting("Seed for shuffling and dropout: the same seed trains the same weights.", default=0)
     max_seq_length: int = setting("Token limit per sentence while training.", default=64)
     loss: str = setting(

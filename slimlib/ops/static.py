@@ -28,7 +28,7 @@ class Static(Step):
     train_steps: int = setting("Steps of 256 sentences that tune the table toward the teacher's sentence embeddings "
                                "of `corpus` (0: plain model2vec-style distillation, which scores lower).",
                                default=static_model.DEFAULT_TRAIN_STEPS)
-    corpus: str = setting('Training sentences: "default" (the project sentences) or a text / pair file.',
+    corpus: str = setting('Training sentences: "default" (the project sentences) a text / pair file, or a BEIR retrieval folder (its queries and documents).',
                           default="default")
     table_dtype: str = setting('How the table is stored: "int8" (per-row scales), "float16" or "float32".',
                                default="int8")

@@ -36,7 +36,7 @@ from .registry import OpSpec, register_op
 
 @dataclass
 class TrimVocab(Step):
-    corpus: str = setting('"default" (the project sentences) or a text / pair file whose tokens must be kept.', default="default")
+    corpus: str = setting('"default" (the project sentences) or a text / pair file or a BEIR retrieval folder whose tokens must be kept.', default="default")
     max_tokens: int = setting("Vocabulary size after trimming: the corpus tokens, then the most frequent up to this.", default=8000)
 
     def __post_init__(self) -> None:

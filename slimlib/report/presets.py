@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ops.recipe import Recipe, make_step
+
 PAIRS, RETRIEVAL = "pairs", "retrieval"
 # The data kind an accuracy metric needs (metrics not listed need none).
 NEEDS = {"sts_retained": PAIRS, "sts_spearman": PAIRS,
          "ndcg_retained": RETRIEVAL, "recall_retained": RETRIEVAL, "mrr_retained": RETRIEVAL,
          "ndcg_at_10": RETRIEVAL, "recall_at_10": RETRIEVAL, "mrr_at_10": RETRIEVAL}
 DATA_NAMES = {PAIRS: "STS (a pair file)", RETRIEVAL: "retrieval (nDCG@10 on a BEIR folder)"}
-
-from ..ops.recipe import Recipe, make_step
 
 
 @dataclass(frozen=True)
