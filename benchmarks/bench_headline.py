@@ -48,6 +48,9 @@ ROWS = {
 }
 
 
+PLANNED = [[model, label] for model, rows in ROWS.items() for label, _ in rows]  # the renderer lists the missing
+
+
 def main(argv: list[str] | None = None, write: bool = True) -> list[dict]:
     from slimlib.model.named import installed_named_models
 
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None, write: bool = True) -> list[dict]:
         for row in rows:  # one row at a time, written as it lands: a cut-off run keeps what it measured
             measured += evaluate_rows([row], base_model=model, quick=quick)
             if write:
-                write_results("headline", take_recorded())
+                write_results("headline", take_recorded(), extra={"planned": PLANNED})
     return measured
 
 

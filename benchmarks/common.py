@@ -133,7 +133,8 @@ def take_recorded() -> list[dict]:
     return rows
 
 
-def write_results(section: str, rows: list[dict], folder: Path | None = None, merge: bool = True) -> Path | None:
+def write_results(section: str, rows: list[dict], folder: Path | None = None, merge: bool = True,
+                  extra: dict | None = None) -> Path | None:
     """Write benchmarks/results/<section>.json: the run's metadata and its rows.
 
     With `merge`, rows already in the file (same model and variant) measured on the same CPU are
@@ -158,7 +159,7 @@ def write_results(section: str, rows: list[dict], folder: Path | None = None, me
         if old.get("cpu") == meta["cpu"] and old.get("cpu_features") == meta["cpu_features"]:
             fresh = {(r.get("model"), r.get("variant")) for r in stamped}
             old_rows = [r for r in old.get("rows", []) if (r.get("model"), r.get("variant")) not in fresh]
-    body = {"format": RESULTS_FORMAT, "section": section, **meta, "rows": old_rows + stamped}
+    body = {"format": RESULTS_FORMAT, "section": section, **meta, **(extra or {}), "rows": old_rows + stamped}
     path.write_text(json.dumps(body, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     print(f"(results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}, {len(stamped)} row(s) written)",
           flush=True)

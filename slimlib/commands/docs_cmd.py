@@ -387,11 +387,18 @@ def _headline_block(results: dict) -> str:
     data = results.get("headline")
     if not data or not data.get("rows"):
         return "No results yet: `make bench BENCH_ARGS=headline` writes `benchmarks/results/headline.json`."
-    return "\n".join([_table(data["rows"], HEADLINE_COLUMNS), "",
+    measured = {(r.get("model"), r.get("variant")) for r in data["rows"]}
+    missing = [f"{model}: {variant}" for model, variant in data.get("planned") or [] if (model, variant) not in measured]
+    missing_line = ("Not measured on this CPU yet (`make bench BENCH_ARGS=headline`): " + "; ".join(missing) + ".") \
+        if missing else ""
+    models = list(dict.fromkeys(r.get("model") for r in data["rows"]))
+    rows = sorted(data["rows"], key=lambda r: (models.index(r.get("model")), -(r.get("size_mb") or 0)))
+    return "\n".join([_table(rows, HEADLINE_COLUMNS), "",
                       machine_line(data, with_date=False) + " Size, speed and STS (Spearman x100 on the 1,500 STS-B "
                       "dev pairs, or a fixed stratified sample of 150 where a row says quick) are each against the same "
                       "model's fp32, and speed is timed interleaved in one process. " + load_line(data["rows"]) +
                       " More rows, dates and versions: [docs/benchmarks.md](docs/benchmarks.md).", "",
+                      *([missing_line, ""] if missing_line else []),
                       cpu_sentence(data.get("cpu_features"))])
 
 
