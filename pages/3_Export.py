@@ -12,7 +12,8 @@ import streamlit as st
 
 from slimlib.ops.recipe import Recipe
 from ui import page, state
-from ui.evaluation import STSB_DEV
+from ui.controls import CRANFIELD_MODE, PATH_MODE, UPLOAD_MODE
+from ui.evaluation import CRANFIELD, STSB_DEV
 from ui.views import job_panel, start_job
 
 page.setup("Export")
@@ -29,7 +30,8 @@ st.code(recipe.to_json(), language="json")
 
 st.subheader("Reproduce from the command line")
 saved = st.session_state.get("data.saved", {})
-data = {"a pair file path": saved.get("path"), "upload a pair file": (saved.get("upload") or [None])[0]}.get(saved.get("mode"))
+data = {PATH_MODE: saved.get("path"), UPLOAD_MODE: (saved.get("upload") or [None])[0],
+        CRANFIELD_MODE: str(CRANFIELD)}.get(saved.get("mode"))
 data = data or (str(STSB_DEV) if STSB_DEV.is_file() else "PAIRS.csv")
 st.code(f"python -m slimlib apply recipe.json --out {shlex.quote('out/' + recipe.key())}\n"
         f"python -m slimlib eval recipe.json --data {shlex.quote(data)} --json", language="bash")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from slimlib.errors import Cancelled, SlimlibError
 from slimlib.report.presets import PRESETS, judge
+from slimlib.report.result import EvalResult
 from slimlib.report.tradeoff import metrics_of
 from ui import page, state
 from ui.controls import data_picker
@@ -21,7 +22,7 @@ VERDICT_STYLE = {"confirmed": st.success, "not confirmed": st.error, "partly con
 
 for item in PRESETS:
     st.subheader(item.title)
-    st.markdown(f"**Claim:** {item.claim}  \n**Source:** {item.source}")
+    st.markdown(f"**Claim:** {item.claim}  \n**Source:** {item.source}  \n**Confirmed on:** {item.confirms_on_text()}")
     if item.note:
         st.caption(item.note)
     recipe = item.recipe(ctx.base.name)
@@ -41,7 +42,7 @@ for item in PRESETS:
         state.restore_recipe(recipe, ctx.shape)
         st.switch_page("app.py")
     if entry is not None:
-        verdict, checks = judge(item, metrics_of(entry.result))
+        verdict, checks = judge(item, metrics_of(entry.result), EvalResult.from_dict(entry.result).data_kind)
         VERDICT_STYLE.get(verdict, st.info)(f"On {ctx.base.name}: {verdict} "
                                             f"({'quick' if entry.quick else 'full'} evaluation, {entry.data_label}).")
         st.dataframe([{"claim": c["claim"], "expected": c["expected"],
