@@ -88,11 +88,18 @@ def test_readme_markers_are_filled_from_the_results(tmp_path):
 
 def test_retrieval_table_appears_when_its_results_exist(tmp_path):
     retrieval = {"cpu": "Test CPU", "date": "2000-01-02", "versions": {}, "commit": "abc",
-                 "rows": [{"model": "m", "variant": "int8", "sts_retained": 0.99, "ndcg_at_10_retained": 0.98,
-                           "ndcg_at_10": 0.312, "speedup": 1.5, "size_mb": 23.7}]}
+                 "data": {"retrieval": "Cranfield (225 queries, 1,400 documents)", "bm25_ndcg_at_10": 0.316},
+                 "baselines": {"m": {"ndcg_at_10": 0.4, "ndcg_at_10_trec_eval": 0.4, "recall_at_10": 0.5,
+                                     "mrr_at_10": 0.6}},
+                 "rows": [{"model": "m", "variant": "int8", "sts_retained": 0.99, "sts_retained_ci": [0.98, 1.0],
+                           "ndcg_at_10_retained": 0.98, "ndcg_at_10_retained_ci": [0.96, 0.995],
+                           "ndcg_verdict": "worse than the baseline", "ndcg_at_10": 0.312, "speedup": 1.5,
+                           "size_mb": 23.7}]}
     root = results_folder(tmp_path, retrieval=retrieval)
     text = docs_cmd.fill_markers("<!-- BEGIN retrieval -->\n<!-- END retrieval -->\n", docs_cmd.load_results(root))
-    assert "| m | int8 | 99.0% | 0.312 | 98.0% | 1.50x | 23.7 |" in text
+    assert ("| m | int8 | 99.0% (98.0%-100.0%) | 0.312 | 98.0% (96.0%-99.5%) | worse than the baseline | 1.50x | 23.7 |"
+            in text)
+    assert "m nDCG@10 0.4000 (trec_eval on the same rankings: 0.4000)" in text and "BM25 scores nDCG@10 0.316" in text
 
 
 def test_benchmarks_doc_names_cpu_date_and_commit(tmp_path):

@@ -224,8 +224,11 @@ HEADLINE_COLUMNS = [
     ("STS-B dev", "sts", "{:.2f}"), ("STS retained", "sts_retained", "{:.1%}"), ("STS pairs", "sts_pairs", "{:,}"),
 ]
 RETRIEVAL_COLUMNS = [
-    ("model", "model", "{}"), ("variant", "variant", "{}"), ("STS retained", "sts_retained", "{:.1%}"),
-    ("nDCG@10", "ndcg_at_10", "{:.3f}"), ("nDCG@10 retained", "ndcg_at_10_retained", "{:.1%}"),
+    ("model", "model", "{}"), ("variant", "variant", "{}"),
+    ("STS retained (95% CI)", ("sts_retained", "sts_retained_ci"), "{:.1%}"),
+    ("nDCG@10", "ndcg_at_10", "{:.3f}"),
+    ("nDCG@10 retained (95% CI)", ("ndcg_at_10_retained", "ndcg_at_10_retained_ci"), "{:.1%}"),
+    ("nDCG@10 vs baseline", "ndcg_verdict", "{}"),
     ("speed vs fp32", "speedup", "{:.2f}x"), ("size MB", "size_mb", "{:.1f}"),
 ]
 SKIPPED_KEYS = {"steps", "notes", "date", "commit", "recipe", "seconds"}
@@ -290,11 +293,21 @@ def _table(rows: list[dict], columns) -> str:
     for row in rows:
         line = []
         for header, key, pattern in columns:
+            if isinstance(key, tuple):  # (value key, interval key): "99.1% (98.2%-100.0%)"
+                line.append(_with_interval(row.get(key[0]), row.get(key[1]), pattern))
+                continue
             text = _fmt(row.get(key), pattern)
             line.append(_speed_cell(row, text) if key == "speedup" else _pairs_cell(row, text) if key == "sts_pairs"
                         else text)
         cells.append(line)
     return md_table([c[0] for c in columns], cells)
+
+
+def _with_interval(value, interval, pattern: str) -> str:
+    text = _fmt(value, pattern)
+    if value is None or not isinstance(interval, (list, tuple)) or len(interval) != 2:
+        return text
+    return f"{text} ({_fmt(interval[0], pattern)}-{_fmt(interval[1], pattern)})"
 
 
 def _generic_table(rows: list[dict]) -> str:
@@ -402,12 +415,36 @@ def _headline_block(results: dict) -> str:
                       cpu_sentence(data.get("cpu_features"))])
 
 
+def _baselines_line(data: dict) -> str:
+    """The baselines' own retrieval scores beside independent figures (trec_eval on the same rankings, BM25)."""
+    facts = data.get("data") or {}
+    parts = []
+    for model, b in (data.get("baselines") or {}).items():
+        check = b.get("ndcg_at_10_trec_eval")
+        parts.append(f"{model} nDCG@10 {_fmt(b.get('ndcg_at_10'), '{:.4f}')}"
+                     + (f" (trec_eval on the same rankings: {check:.4f})" if check is not None else "")
+                     + f", Recall@10 {_fmt(b.get('recall_at_10'), '{:.4f}')}, MRR@10 {_fmt(b.get('mrr_at_10'), '{:.4f}')}")
+    if not parts:
+        return ""
+    bm25 = facts.get("bm25_ndcg_at_10")
+    return (f"Baselines on {facts.get('retrieval', 'the retrieval set')}: " + "; ".join(parts)
+            + (f". For scale, BM25 scores nDCG@10 {bm25} there (the collection's README)." if bm25 else "."))
+
+
 def _retrieval_block(results: dict) -> str:
     data = results.get("retrieval")
     if not data or not data.get("rows"):
         return ("Not measured yet: the table appears here when `benchmarks/results/retrieval.json` exists "
                 "(STS retained next to nDCG@10 on a BEIR retrieval folder, for the same compressed models).")
-    return "\n".join([_table(data["rows"], RETRIEVAL_COLUMNS), "", machine_line(data, with_date=False)])
+    facts = data.get("data") or {}
+    models = list(dict.fromkeys(r.get("model") for r in data["rows"]))
+    rows = sorted(data["rows"], key=lambda r: models.index(r.get("model")))
+    return "\n".join([_table(rows, RETRIEVAL_COLUMNS), "",
+                      f"`benchmarks/bench_retrieval.py`: each variant compressed once, STS retained on "
+                      f"{facts.get('sts', 'STS-B dev')} and nDCG@10 retained on {facts.get('retrieval', 'a BEIR folder')} "
+                      "(exact cosine search over the whole corpus), each with its 95% paired-bootstrap interval; "
+                      "\"within noise\" means the data cannot tell the variant from its baseline. "
+                      + _baselines_line(data) + " " + machine_line(data, with_date=False) + " " + load_line(rows)])
 
 
 BLOCKS = {"headline": _headline_block, "retrieval": _retrieval_block}

@@ -33,7 +33,7 @@ class EvalOptions:
     threads: int | None = None
     quick: bool = False
     max_pairs: int | None = None  # STS on a stratified sample of this many pairs (quick default: QUICK_PAIRS)
-    speed_runs: int = measure.SPEED_RUNS  # full evaluations' whole passes per model
+    speed_runs: int = measure.SPEED_RUNS  # full evaluations' rounds per model
     # Quick only: leave speed out (labelled PENDING) for `time_quick_speed` to add later, so an interactive
     # point lands in the time of size + STS + fidelity and its speed follows from a background thread.
     defer_speed: bool = False
@@ -75,7 +75,7 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
                                         *(k for k in accuracy.compressed if not k.endswith("_ci")))}
     labels.update(compressed.labels)
     speed_measured = labels["sentences_per_s"].startswith(MEASURED)
-    timed_label = None
+    timed_label = timing = None
     progress("measuring fidelity and speed", 0.5)
     if options.quick and (options.defer_speed or not speed_measured):
         sentences = fid_sentences = measure.fidelity_sentences(True)
@@ -103,12 +103,13 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
         embeddings = measure.encode(model, fid_sentences)
         sentences = measure.speed_sentences(False)
         timed = {"baseline": base.model, "compressed": model} if speed_measured else {"baseline": base.model}
-        with base.lock:
-            speeds = measure.throughput(timed, sentences, runs=options.speed_runs)
-        speeds.setdefault("compressed", None)  # no kernel: the baseline alone is reported
-        speed_runs = options.speed_runs
-        speed_how = (f"{'interleaved with the baseline' if speed_measured else 'the baseline alone'} in this call, "
-                     f"whole passes: {len(sentences)} sentences x {speed_runs} runs after a warm-up, the median run")
+        with base.lock:  # the same interleaved best-of-rounds scheme as quick runs, repeated while noisy
+            timing = measure.paired_throughput(timed, sentences, rounds=options.speed_runs,
+                                               attempts=measure.timing.ATTEMPTS, should_stop=should_stop)
+        speeds = {"compressed": None, **timing.speeds}  # no kernel: the baseline alone is reported
+        speed_runs, speed_how = timing.rounds, timing.describe()
+    if timing is not None and timing.noisy and speed_measured:
+        labels["sentences_per_s"] = f"noisy: {timing.reason}"
     original = measure.base_embeddings(base, fid_sentences)
     result.update(measure.fidelity(original, embeddings))
     if result["fidelity_cosine"] is None:
@@ -141,8 +142,17 @@ def evaluate(recipe: Recipe, options: EvalOptions | None = None, progress: Calla
             "versions": library_versions(),
             "torch_threads": torch.get_num_threads(),
             **({"speed_label": timed_label} if timed_label else {}),
+            **_timing_fields(timing),
         },
     }
+
+
+def _timing_fields(timing) -> dict:
+    """How far a speed ratio can be trusted: its spread, whether it was noisy, tries, the plausible bound."""
+    if timing is None:
+        return {}
+    return {"speed_spread": timing.spread, "speed_noisy": timing.noisy, "speed_attempts": timing.attempts,
+            "speed_bound": timing.bound}
 
 
 def time_quick_speed(result: dict, compressed_model, should_stop: Callable[[], bool] | None = None) -> dict:
@@ -154,10 +164,12 @@ def time_quick_speed(result: dict, compressed_model, should_stop: Callable[[], b
     with base.lock:
         timing = measure.paired_throughput({"baseline": base.model, "compressed": compressed_model}, sentences,
                                            rounds=QUICK_ROUNDS, should_stop=should_stop)
+    label = f"noisy: {timing.reason}" if timing.noisy else result["measurement"].get("speed_label", MEASURED)
     out = {**result, "baseline": dict(result["baseline"]), "compressed": dict(result["compressed"]),
-           "labels": {**result["labels"], "sentences_per_s": result["measurement"].get("speed_label", MEASURED)},
+           "labels": {**result["labels"], "sentences_per_s": label},
            "measurement": {**result["measurement"], "speed_runs": timing.rounds, "speed": timing.describe(),
-                           "baseline_speed": timing.describe(), "speed_sentences": len(sentences)}}
+                           "baseline_speed": timing.describe(), "speed_sentences": len(sentences),
+                           **_timing_fields(timing)}}
     out["baseline"]["sentences_per_s"] = timing.speeds["baseline"]
     out["compressed"]["sentences_per_s"] = timing.speeds["compressed"]
     out["ratios"] = {**result["ratios"], **_ratios(out["baseline"], out["compressed"])}
