@@ -5,7 +5,9 @@ recipe, quick evaluation, store in the history, redraw the chart) and measures u
 run finishes with the new point in the figure JSON. The browser's own rendering is not included
 (tests/test_browser.py covers the real browser). History goes to a temp folder.
 
-Run: .venv/bin/python benchmarks/bench_app_latency.py [--model all-mpnet-base-v2]
+Run: .venv/bin/python benchmarks/bench_app_latency.py [--model all-mpnet-base-v2] [--data cranfield]
+(--data cranfield picks the built-in Cranfield retrieval folder in the data picker first, so every
+point is a quick retrieval evaluation: nDCG@10 on the fixed stratified cut, data.retrieval.quick_subset)
 (another model is picked in the page's model radio after the first load, as a user would; the temp
 data folder links the installed named models, so `make mpnet` first.)
 """
@@ -56,8 +58,14 @@ def _temp_data_dir() -> str:
     return str(folder)
 
 
+def _option(argv: list[str] | None, name: str) -> str | None:
+    argv = list(argv or [])
+    return argv[argv.index(name) + 1] if name in argv[:-1] else None
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
-    model = (argv or [None, None])[1] if argv and argv[0] == "--model" else None
+    model = _option(argv, "--model")
+    data = _option(argv, "--data")
     os.environ.setdefault("SLIMLIB_DATA_DIR", _temp_data_dir())
     # Not forced: one AppTest session is alone on its "server", so the app's default applies (speed timed
     # in the background); SLIMLIB_BACKGROUND_SPEED=0 measures in-call timing, as with several sessions.
@@ -78,6 +86,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
         picker.set_value(model).run()
         rows.append({"change": f"switch to {model} (load + baseline)", "seconds": round(time.perf_counter() - start, 2),
                      "new point": True, "error": "; ".join(e.value for e in at.error) or None})
+    if data:
+        from ui.controls import CRANFIELD_MODE
+
+        if data != "cranfield":
+            raise SystemExit("--data: only 'cranfield' (the shared Cranfield folder) is offered by this benchmark")
+        picker = next((r for r in at.sidebar.radio if r.key == "w.data_mode"), None)
+        if picker is None or CRANFIELD_MODE not in picker.options:
+            raise SystemExit("--data cranfield: the data picker does not offer the Cranfield folder (../shared/data/cranfield)")
+        start = time.perf_counter()
+        picker.set_value(CRANFIELD_MODE).run()
+        rows.append({"change": "data = Cranfield (baseline on the quick cut; its corpus embeddings cached on disk)",
+                     "seconds": round(time.perf_counter() - start, 2), "new point": True,
+                     "error": "; ".join(e.value for e in at.error) or None})
+    skip = 1 + bool(model) + bool(data)  # the loads and switches are not control changes
     for op, key, values in STEPS:
         for value in values:
             element = _widget(at, key)
@@ -105,8 +127,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if drained is None and not speed_timer().busy():
             drained = time.perf_counter() - start
         time.sleep(0.1)
-    timed = [r["seconds"] for r in rows[2 if model else 1:] if r["seconds"] is not None and r["new point"]]
-    print(f"\n## app_latency ({model or 'the default model'}): control change -> new point on the chart "
+    timed = [r["seconds"] for r in rows[skip:] if r["seconds"] is not None and r["new point"]]
+    print(f"\n## app_latency ({model or 'the default model'}{', Cranfield retrieval' if data else ''}): control change -> new point on the chart "
           "(AppTest-driven, quick evaluation)\n")
     print("| change | seconds | new point |")
     print("|---|---|---|")
