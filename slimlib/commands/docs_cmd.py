@@ -206,6 +206,7 @@ SECTION_TITLES = {
     "app_latency": "App latency (`benchmarks/bench_app_latency.py`)",
     "sweep": "Sweeps (`benchmarks/bench_sweep.py`)",
     "retrieval": "Accuracy on a retrieval task",
+    "timing_stability": "Timing stability (`benchmarks/bench_timing_stability.py`)",
 }
 NOISE = ("Speed is a ratio to fp32 torch measured in the same process, interleaved; the cores are shared with "
          "other jobs, so read speed within about ±20-40% (the baseline row, timed against itself, shows the noise "
@@ -317,11 +318,29 @@ def _generic_table(rows: list[dict]) -> str:
     return md_table(keys, [[_fmt(row.get(k), "{}") for k in keys] for row in rows])
 
 
+def _timing_stability(data: dict) -> list[str]:
+    """Five full int8 evaluations in a row and the baseline against itself: each speedup and its label."""
+    runs = [("int8", i + 1, r) for i, r in enumerate(data.get("int8_runs") or [])]
+    if data.get("baseline_self"):
+        runs.append(("baseline vs itself", 1, data["baseline_self"]))
+    cells = [[what, str(n), _fmt(r.get("speedup"), "{:.2f}x"), _fmt(r.get("spread"), "{:.1%}"),
+              "noisy: " + (r.get("reason") or "") if r.get("noisy") else "measured",
+              _fmt(r.get("baseline_sentences_per_s"), "{:.1f}")] for what, n, r in runs]
+    summary = (f"int8 median {_fmt(data.get('int8_median'), '{:.2f}x')}, largest deviation from it "
+               f"{_fmt(data.get('int8_max_deviation'), '{:.1%}')} (target within 15%: "
+               f"{'met' if data.get('int8_within_15pct') else 'not met'}); the baseline against itself "
+               f"{'within' if data.get('baseline_self_ok') else 'outside'} 0.95-1.05.")
+    return [md_table(["recipe", "run", "speedup", "spread", "label", "fp32 sentences/s in that run"], cells), "",
+            summary, ""]
+
+
 def section_markdown(name: str, data: dict) -> list[str]:
     out = [f"## {SECTION_TITLES.get(name, name)}", "", f"From `benchmarks/results/{name}.json`.", ""]
     if "error" in data:
         return out + [data["error"], ""]
     out += [machine_line(data), ""]
+    if name == "timing_stability":
+        return out + _timing_stability(data)
     rows = data.get("rows")
     if not isinstance(rows, list):
         scalars = [[k, json.dumps(v)] for k, v in data.items() if k not in ("versions",)]
