@@ -34,7 +34,10 @@ def test_eval_json_contract(tiny_bert, tmp_path, capsys, stsb_dev_small):
     assert out["ratios"]["sts_retained"] == pytest.approx(1.0, abs=1e-4)
     assert out["ratios"]["size"] == pytest.approx(out["compressed"]["size_bytes"] / out["baseline"]["size_bytes"], abs=1e-4)
     assert out["measurement"]["threads"] == 1
-    assert out["labels"]["sentences_per_s"] == "measured"
+    # Timed against itself on a busy machine, the baseline may be labelled noisy (its spread says why):
+    # tests/workflows/test_quick_eval.py forces both outcomes with a stub clock.
+    label = out["labels"]["sentences_per_s"]
+    assert label == "measured" or (label.startswith("noisy: ") and out["measurement"]["speed_noisy"])
 
 
 def test_eval_without_data_has_null_sts(tiny_bert, tmp_path, capsys):

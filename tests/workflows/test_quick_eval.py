@@ -158,3 +158,24 @@ def test_a_static_model_is_evaluated_with_its_fidelity_labelled(tiny_bert):
     assert result["labels"]["fidelity_cosine"].startswith("not measured: 8 dims")
     assert result["compressed"]["fidelity_spearman"] is not None
     assert result["ratios"]["size"] < 1 and result["ratios"]["speedup"] > 0
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_an_implausible_speedup_is_labelled_noisy_not_reported_as_fact(base, monkeypatch, quick):
+    """A stub clock makes the uncompressed copy 100x faster than the baseline: no kernel explains that, so
+    the evaluation says "noisy" (after its repeats, for a full one) and records why."""
+    StubTimer(monkeypatch, base.model, compressed_cost=0.01)
+    result = evaluate(Recipe(base.path, []), EvalOptions(quick=quick, threads=1))
+    label, m = result["labels"]["sentences_per_s"], result["measurement"]
+    assert label.startswith("noisy: ") and "more than the plausible" in label
+    assert m["speed_noisy"] is True and m["speed_bound"] == pytest.approx(1.5)
+    assert m["speed_attempts"] == (1 if quick else metrics.timing.ATTEMPTS)
+    assert "NOISY" in m["speed"]
+    assert result["ratios"]["speedup"] > 50  # the number is kept, next to the label that says not to trust it
+
+
+def test_a_plausible_timing_is_measured_with_its_spread(base, monkeypatch):
+    StubTimer(monkeypatch, base.model, compressed_cost=1.25)  # 0.8x: within what a same-shape model can do
+    result = evaluate(Recipe(base.path, []), EvalOptions(quick=False, threads=1))
+    assert result["labels"]["sentences_per_s"] == "measured" and result["measurement"]["speed_noisy"] is False
+    assert result["measurement"]["speed_spread"] is not None and result["ratios"]["speedup"] == pytest.approx(0.8, rel=0.1)
