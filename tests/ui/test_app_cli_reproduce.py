@@ -47,6 +47,10 @@ def test_app_recipe_reproduces_through_the_cli(tiny_bert_path, stsb_dev, tmp_pat
     # The baseline folder's JSON metadata can differ by a few bytes between the two saves (seen: 13 of
     # 9 MB); its weights cannot. Known, not yet explained: see the closing note of this change.
     assert cli_result["baseline"]["size_bytes"] == pytest.approx(app_result["baseline"]["size_bytes"], abs=64)
+    # Every label but speed's is the same; speed's says how this timing went, and one of two timings on a
+    # busy machine may be labelled noisy (tests/workflows/test_quick_eval.py forces that with a stub clock).
+    speed_labels = cli_result["labels"].pop("sentences_per_s"), app_result["labels"].pop("sentences_per_s")
     assert cli_result["labels"] == app_result["labels"]
+    assert all(label.startswith(("measured", "noisy: ")) for label in speed_labels)
     # Speed is a timing: both measured it, and say how.
     assert cli_result["compressed"]["sentences_per_s"] and app_result["compressed"]["sentences_per_s"]
